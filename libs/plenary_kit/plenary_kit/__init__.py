@@ -1,0 +1,1 @@
+"""Plenary's shared plumbing: the one home of what every service needs."""
