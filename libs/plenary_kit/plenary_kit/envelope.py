@@ -180,9 +180,11 @@ class EventRegistry:
 
     def __init__(self) -> None:
         self._models: dict[str, type[EventData]] = {}
+        self._topics: dict[str, str] = {}
         self._upcasters: dict[str, tuple[str, Upcaster]] = {}
 
-    def register(self, type_name: str) -> Callable[[type[M]], type[M]]:
+    def register(self, type_name: str, topic: str | None = None) -> Callable[[type[M]], type[M]]:
+        """Register a model under its versioned type name; `topic` is where it is published (for contracts)."""
         if not type_name.rsplit(".", 1)[-1].startswith("v"):
             raise ValueError(f"event type {type_name!r} must end with its version, like '.v1'")
 
@@ -190,6 +192,8 @@ class EventRegistry:
             if type_name in self._models:
                 raise ValueError(f"event type {type_name!r} is registered twice")
             self._models[type_name] = model
+            if topic:
+                self._topics[type_name] = topic
             model.__event_type__ = type_name  # type: ignore[attr-defined]
             return model
 
@@ -204,6 +208,9 @@ class EventRegistry:
 
     def types(self) -> dict[str, type[EventData]]:
         return dict(self._models)
+
+    def topic_of(self, type_name: str) -> str | None:
+        return self._topics.get(type_name)
 
     def type_of(self, model: type[EventData] | EventData) -> str:
         name = getattr(model, "__event_type__", None)

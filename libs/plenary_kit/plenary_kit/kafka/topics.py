@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -32,8 +33,15 @@ def dlq_topic(group_id: str) -> str:
     return f"{group_id}.dlq"
 
 
-async def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec], prefix: str = "") -> list[str]:
-    """Create the declared topics that do not exist yet; return the names created."""
+async def ensure_topics(
+    bootstrap_servers: str, specs: list[TopicSpec], prefix: str = "", replication_factor: int | None = None
+) -> list[str]:
+    """Create the declared topics that do not exist yet; return the names created.
+
+    The replication factor comes from KAFKA_REPLICATION_FACTOR (1 for the single local broker; 3 in production).
+    """
+    if replication_factor is None:
+        replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1"))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15000)
     await admin.start()
     try:
@@ -42,7 +50,7 @@ async def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec], prefix: 
             NewTopic(
                 name=f"{prefix}{spec.name}",
                 num_partitions=spec.partitions,
-                replication_factor=-1,
+                replication_factor=replication_factor,
                 topic_configs=spec.kafka_configs(),
             )
             for spec in specs
