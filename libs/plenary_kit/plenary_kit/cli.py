@@ -1,0 +1,146 @@
+"""`plenary`: the developer's command line.
+
+    plenary stack install             fetch Kafka's jars and build FerretDB into .plenary/cache (once)
+    plenary stack up [--no-services]  install, start Kafka and FerretDB, create the topics, start the services
+    plenary stack down                stop the services, FerretDB and Kafka
+    plenary stack status              one line per component: pid, port, state
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from plenary_kit.stack.infra import install, local_infra, start_infra
+from plenary_kit.stack.processes import (
+    SERVICES,
+    ComponentStatus,
+    StackError,
+    StackPaths,
+    find_root,
+    service_available,
+    service_statuses,
+    start_services,
+    stop_services,
+)
+
+
+def _paths() -> StackPaths:
+    return StackPaths(find_root())
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    paths = _paths()
+    install(paths, auto_install=not args.no_apt)
+    print(f"Kafka and FerretDB are installed in {paths.cache}.")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    paths = _paths()
+    install(paths, auto_install=not args.no_apt)
+    kafka, ferretdb = local_infra(paths)
+    start_infra(kafka, ferretdb)
+    print(f"Kafka     {kafka.bootstrap}  (log {kafka.log_file})")
+    print(f"FerretDB  {ferretdb.uri}  (log {ferretdb.log_file})")
+    prefix = os.environ.get("PLENARY_TOPIC_PREFIX", "")
+    created = ensure_topics(kafka.bootstrap, prefix)
+    if created is None:
+        print("Topics    not created: plenary_events.topics is not available yet.")
+    else:
+        print(f"Topics    {len(created)} created" + (f" (prefix {prefix!r})" if prefix else ""))
+    if args.no_services:
+        return 0
+    services = start_services(paths, kafka_bootstrap=kafka.bootstrap, mongodb_uri=ferretdb.uri)
+    for service in services:
+        print(f"{service.name:<13} {service.url}  (log {service.log_file})")
+    missing = [name for name in SERVICES if not service_available(name)]
+    if missing:
+        print(f"Not installed, not started: {', '.join(missing)}.")
+    if any(service.name == "gateway" for service in services):
+        print(f"\nPlenary is up: open http://127.0.0.1:{SERVICES['gateway'][1]}/")
+    return 0
+
+
+def ensure_topics(bootstrap: str, prefix: str) -> list[str] | None:
+    """Create the catalogue's missing topics; None when the catalogue module does not exist yet."""
+    try:
+        from plenary_events.topics import ensure_topics as ensure
+    except ModuleNotFoundError as exc:
+        if exc.name in ("plenary_events", "plenary_events.topics"):
+            return None
+        raise
+    try:
+        return list(asyncio.run(ensure(bootstrap, prefix)))
+    except Exception as exc:
+        raise StackError(f"Creating the Kafka topics failed ({exc}); check Kafka's log and run "
+                         "`plenary stack up` again.") from exc
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    paths = _paths()
+    stop_services(paths)
+    kafka, ferretdb = local_infra(paths)
+    ferretdb.stop()
+    kafka.stop()
+    print("Stopped the services, FerretDB and Kafka.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    paths = _paths()
+    kafka, ferretdb = local_infra(paths)
+    rows: list[ComponentStatus] = [kafka.status(), ferretdb.status(), *service_statuses(paths)]
+    print(format_status(rows))
+    return 0
+
+
+def format_status(rows: Sequence[ComponentStatus]) -> str:
+    table = [("component", "pid", "port", "state")]
+    table += [(row.name, str(row.pid) if row.pid else "-", str(row.port), row.state) for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+                     for line in table)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plenary", description="Plenary developer tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    stack = commands.add_parser("stack", help="the local Kafka, FerretDB and services")
+    actions = stack.add_subparsers(dest="action", required=True)
+    for name, func, text in (
+        ("install", cmd_install, "fetch Kafka's jars and build FerretDB into .plenary/cache"),
+        ("up", cmd_up, "install, start Kafka and FerretDB, create topics, start the services"),
+        ("down", cmd_down, "stop the services, FerretDB and Kafka"),
+        ("status", cmd_status, "show what runs"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.set_defaults(func=func)
+        if name in ("install", "up"):
+            action.add_argument("--no-apt", action="store_true",
+                                help="never run apt-get for a missing java/mvn/go, even as root")
+        if name == "up":
+            action.add_argument("--no-services", action="store_true", help="start Kafka and FerretDB only")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except StackError as exc:
+        print(f"plenary: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("plenary: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `plenary stack status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
