@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from plenary_kit.auth import generate_keypair
 
 pytest_plugins = ["plenary_kit.testing.stack_fixtures"]

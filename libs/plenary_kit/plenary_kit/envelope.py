@@ -89,8 +89,8 @@ class Envelope:
             headers.append(("ce_sequence", str(self.sequence).encode()))
         for name, value in self.extensions.items():
             headers.append((f"ce_{name}", value.encode()))
-        value = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
-        return self.subject.encode(), value, headers
+        body = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
+        return self.subject.encode(), body, headers
 
     @classmethod
     def from_record(cls, key: bytes | None, value: bytes | None, headers: Any) -> Envelope:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from plenary_kit.envelope import DecodedEvent, Envelope, EventData, EventRegistry
 from plenary_kit.kafka import ConsumerRunner, KafkaPublisher, TopicSpec, ensure_topics
+from plenary_kit.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +38,10 @@ async def read_all(bootstrap: str, topic: str, expected: int, timeout: float = 2
 
 
 async def wait_for(predicate, timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
+    async def check() -> bool:
+        return bool(predicate())
+
+    await eventually(check, timeout=timeout, interval=0.05)
 
 
 async def test_poison_records_go_to_the_dead_letter_topic_and_the_consumer_carries_on(infra, topic_prefix) -> None:

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-
 from plenary_kit.envelope import Envelope
 from plenary_kit.kafka import KafkaPublisher, TopicSpec, ensure_topics
 from plenary_kit.mongo import open_client

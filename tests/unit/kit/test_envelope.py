@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from plenary_kit.envelope import Envelope, EnvelopeError, EventData, EventRegistry
 
 

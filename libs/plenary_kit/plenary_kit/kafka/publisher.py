@@ -25,7 +25,9 @@ class KafkaPublisher:
     def __init__(self, bootstrap_servers: str, *, client_id: str = "plenary") -> None:
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
-        self._producer = self._new_producer()
+        # made on first start, inside the running loop: aiokafka refuses to be built outside one, and
+        # `uvicorn <service>.app:app` builds the app (and this publisher) at import time
+        self._producer: AIOKafkaProducer | None = None
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -44,20 +46,27 @@ class KafkaPublisher:
         async with self._lock:
             if self._started:
                 return
+            producer = self._producer = self._producer or self._new_producer()
             try:
-                await self._producer.start()
+                await producer.start()
             except BaseException:
                 try:
-                    await self._producer.stop()
+                    await producer.stop()
                 finally:
-                    self._producer = self._new_producer()
+                    self._producer = None  # the next attempt starts from a fresh producer
                 raise
             self._started = True
 
     async def stop(self) -> None:
-        if self._started:
+        if self._started and self._producer is not None:
             await self._producer.stop()
             self._started = False
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None or not self._started:
+            raise RuntimeError("the publisher is not started")
+        return self._producer
 
     @property
     def started(self) -> bool:
@@ -73,7 +82,7 @@ class KafkaPublisher:
         futures = []
         for topic, envelope in items:
             key, value, headers = envelope.to_record()
-            futures.append(await self._producer.send(topic, value=value, key=key, headers=headers))
+            futures.append(await self.producer.send(topic, value=value, key=key, headers=headers))
         await asyncio.gather(*futures)
         for topic, _ in items:
             EVENTS_PUBLISHED.labels(topic=topic).inc()
@@ -83,14 +92,14 @@ class KafkaPublisher:
     ) -> None:
         if not self._started:
             await self.start()
-        await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        await self.producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
     async def ping(self, timeout: float = 2.0) -> bool:
         """True when the cluster answers a metadata request."""
         try:
             if not self._started:
                 await asyncio.wait_for(self.start(), timeout)
-            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout)
             return True
         except Exception:
             return False

@@ -23,7 +23,6 @@ async def serve_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
     port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     for _ in range(400):
         if server.started or task.done():

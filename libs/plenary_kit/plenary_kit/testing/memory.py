@@ -95,7 +95,7 @@ class MemoryDatabase:
     def __init__(self, name: str = "test") -> None:
         import mongomock
 
-        self._db = mongomock.MongoClient(tz_aware=True)[name]
+        self._db: Any = mongomock.MongoClient(tz_aware=True)[name]
         self.name = name
 
     def __getitem__(self, name: str) -> MemoryCollection:

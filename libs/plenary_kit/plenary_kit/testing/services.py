@@ -58,7 +58,8 @@ class ServiceStack:
                     env[f"SERVICE_URL_{other.upper()}"] = f"http://{HOST}:{ports[other]}"
             env.update(extra_env or {})
             self.processes[name] = ServiceProcess(name, env=env, run_dir=self.base_dir / "run",
-                                                  log_dir=self.base_dir / "logs", port=ports[name])
+                                                  log_dir=self.base_dir / "logs", cwd=paths.root,
+                                                  port=ports[name])
 
     def url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}"
