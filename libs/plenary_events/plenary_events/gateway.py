@@ -14,7 +14,7 @@ TOPICS = [TopicSpec(PAGEVIEWS, partitions=6, retention_ms=90 * 24 * 3600 * 1000)
 SOURCE = "/plenary/gateway"
 
 
-@registry.register("org.plenary.gateway.page.viewed.v1")
+@registry.register("org.plenary.gateway.page.viewed.v1", topic=PAGEVIEWS)
 class PageViewed(EventData):
     page: str
     visitor: str

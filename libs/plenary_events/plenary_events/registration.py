@@ -48,23 +48,23 @@ class AttendeeSnapshot(EventData):
     timezone: str | None = None
 
 
-@registry.register("org.plenary.registration.attendee.registered.v1")
+@registry.register("org.plenary.registration.attendee.registered.v1", topic=ATTENDEES)
 class AttendeeRegistered(AttendeeSnapshot):
     registered_at: datetime
 
 
-@registry.register("org.plenary.registration.attendee.updated.v1")
+@registry.register("org.plenary.registration.attendee.updated.v1", topic=ATTENDEES)
 class AttendeeUpdated(AttendeeSnapshot):
     updated_at: datetime
 
 
-@registry.register("org.plenary.registration.attendee.cancelled.v1")
+@registry.register("org.plenary.registration.attendee.cancelled.v1", topic=ATTENDEES)
 class AttendeeCancelled(EventData):
     attendee_id: str
     cancelled_at: datetime
 
 
-@registry.register("org.plenary.registration.attendee.erased.v1")
+@registry.register("org.plenary.registration.attendee.erased.v1", topic=ATTENDEES)
 class AttendeeErased(EventData):
     """GDPR erasure: every service that holds this person's personal data removes it; counts stay."""
 
@@ -72,7 +72,7 @@ class AttendeeErased(EventData):
     erased_at: datetime
 
 
-@registry.register("org.plenary.registration.signin.code_requested.v1")
+@registry.register("org.plenary.registration.signin.code_requested.v1", topic=SIGNIN)
 class SigninCodeRequested(EventData):
     """A one-time sign-in code to email. Short retention topic; the code is single-use and expires."""
 

@@ -8,19 +8,41 @@ from __future__ import annotations
 from plenary_kit.kafka.topics import TopicSpec, dlq_topic
 from plenary_kit.kafka.topics import ensure_topics as _ensure
 
-from plenary_events import exhibition, gateway, registration, sessions
+from plenary_events import exhibition, gateway, networking, notifications, registration, sessions
 
 DOMAIN_TOPICS: list[TopicSpec] = [
     *registration.TOPICS,
     *gateway.TOPICS,
     *sessions.TOPICS,
     *exhibition.TOPICS,
+    *notifications.TOPICS,
+    *networking.TOPICS,
+]
+
+# Live topics: the gateway reads these (a consumer group per replica, from the latest offset) and fans their events
+# out to browsers over SSE (`/api/live`, routed to channels by gateway/live.py). A domain adds its live topics here.
+# Never list a topic that carries secrets (registration.signin carries one-time sign-in codes).
+LIVE_TOPICS: list[str] = [
+    sessions.AGENDA,
+    sessions.QA,
+    sessions.ATTENDANCE,
+    notifications.DELIVERED,
+    *networking.LIVE,
 ]
 
 # consumer groups (without the topic prefix): `<service>.<group>`
 CONSUMER_GROUPS: list[str] = [
     "stats.facts",
     "notifications.registration",
+    "notifications.signin",
+    "notifications.sessions",
+    "notifications.announcements",
+    "notifications.exhibition",
+    "notifications.networking",
+    "sessions.registration",
+    "exhibition.registration",
+    "networking.registration",
+    "networking.sessions",
 ]
 
 

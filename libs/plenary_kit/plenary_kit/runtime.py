@@ -11,6 +11,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from plenary_kit.auth import TokenVerifier
+from plenary_kit.doclocks import SerialisedDatabase
 from plenary_kit.envelope import EventRegistry
 from plenary_kit.kafka.consumer import ConsumerRunner, Handler
 from plenary_kit.kafka.publisher import KafkaPublisher
@@ -24,7 +25,10 @@ class ServiceRuntime:
         self.settings = settings
         self.registry = registry
         self.client = open_client(settings.mongodb_uri)
-        self.db = self.client[settings.database_name]
+        self.raw_db = self.client[settings.database_name]
+        # every single-document write takes that document's lock, so updates stay atomic on FerretDB too
+        # (one process per service there) and the outbox relay's $pullAll never overwrites a concurrent write
+        self.db: Any = SerialisedDatabase(self.raw_db)
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         self.relays: list[OutboxRelay] = []
         self.consumers: list[ConsumerRunner] = []
@@ -75,7 +79,7 @@ class ServiceRuntime:
         await self.client.close()
 
     async def mongo_ready(self) -> bool:
-        return await ping(self.db)
+        return await ping(self.raw_db)
 
     async def kafka_ready(self) -> bool:
         return await self.publisher.ping()

@@ -19,7 +19,11 @@ async def test_relay_publishes_in_order_and_clears_the_outbox() -> None:
     relay = OutboxRelay([col], broker, service="test")
     assert await relay.drain_once() == 3
     assert [e.data["n"] for e in broker.events("t")] == [1, 2, 3]
+    assert await relay.drain_once() == 0  # published once: a scan before the cleanup skips it
+    assert relay.uncleared == 3
+    assert await relay.clear_published() == 1
     assert (await col.find_one({"_id": "a"}))["_outbox"] == []
+    assert relay.uncleared == 0
     assert await relay.drain_once() == 0
 
 

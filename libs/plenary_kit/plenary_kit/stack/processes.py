@@ -428,7 +428,8 @@ class ServiceProcess(Daemon):
         self._env = env
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", self.target, "--host", HOST, "--port", str(self.port)]
+        return [sys.executable, "-m", "uvicorn", self.target, "--host", HOST, "--port", str(self.port),
+                "--no-access-log"]
 
     def environment(self) -> Mapping[str, str]:
         return self._env
