@@ -1,0 +1,1 @@
+"""Plenary networking service."""

@@ -1,0 +1,120 @@
+"""Q&A: asking (limits), withdrawing, upvoting once, anonymity, moderation rights, pre-moderation, ordering."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from plenary_events import sessions as ev
+
+
+async def live_session(harness: Any, **fields: Any) -> tuple[str, dict[str, str]]:
+    mod = await harness.speaker("Mo Derator", attendee_id="att-mod")
+    sid = (await harness.session(moderator_ids=[mod], **fields))["session_id"]
+    harness.clock.set(harness.start + timedelta(minutes=5))
+    return sid, harness.headers("att-mod")
+
+
+async def ask(harness: Any, sid: str, who: str, text: str, anonymous: bool = False) -> Any:
+    return await harness.client.post(f"/sessions/{sid}/questions", json={"text": text, "anonymous": anonymous},
+                                     headers=harness.headers(who))
+
+
+async def test_upvote_once_and_order_by_votes_or_time(harness: Any) -> None:
+    sid, _ = await live_session(harness)
+    q1 = (await ask(harness, sid, "a", "What about rural broadband?")).json()["question_id"]
+    harness.clock.set(harness.clock.now + timedelta(seconds=1))
+    q2 = (await ask(harness, sid, "b", "How do we fund it?")).json()["question_id"]
+    for _ in range(2):
+        r = await harness.client.put(f"/sessions/{sid}/questions/{q2}/vote", headers=harness.headers("c"))
+        assert r.status_code == 200 and r.json()["votes"] == 1 and r.json()["voted"] is True
+    by_votes = (await harness.client.get(f"/sessions/{sid}/questions")).json()["items"]
+    assert [q["question_id"] for q in by_votes] == [q2, q1]
+    by_time = (await harness.client.get(f"/sessions/{sid}/questions?sort=time")).json()["items"]
+    assert [q["question_id"] for q in by_time] == [q2, q1]
+    r = await harness.client.delete(f"/sessions/{sid}/questions/{q2}/vote", headers=harness.headers("c"))
+    assert r.json()["votes"] == 0
+    upvotes = [e.data["votes"] for e in await harness.events(ev.QA, "upvoted.v1")]
+    assert upvotes == [1, 0]
+
+
+async def test_anonymous_questions_hide_the_author_from_attendees_not_from_moderators(harness: Any) -> None:
+    await harness.svc.repo.upsert_person("shy", {"name": "Shy Person", "email": "shy@example.org"})
+    sid, mod = await live_session(harness)
+    r = await ask(harness, sid, "shy", "Is anyone tracking the gender gap?", anonymous=True)
+    assert r.status_code == 201 and r.json()["author_name"] == "Shy Person"  # the author sees their own
+    seen_by_attendee = (await harness.client.get(f"/sessions/{sid}/questions", headers=harness.headers("x"))) \
+        .json()["items"][0]
+    assert seen_by_attendee["author_id"] is None and seen_by_attendee["author_name"] is None
+    assert seen_by_attendee["anonymous"] is True
+    public = (await harness.client.get(f"/sessions/{sid}/questions")).json()["items"][0]
+    assert public["author_id"] is None
+    seen_by_moderator = (await harness.client.get(f"/sessions/{sid}/questions", headers=mod)).json()["items"][0]
+    assert seen_by_moderator["author_id"] == "shy" and seen_by_moderator["author_name"] == "Shy Person"
+    asked = (await harness.events(ev.QA, "asked.v1"))[0]
+    assert asked.data["author_id"] is None and asked.data["author_name"] is None
+
+
+async def test_only_moderators_speakers_and_organisers_moderate(harness: Any) -> None:
+    speaker = await harness.speaker("Spea Ker", attendee_id="att-speaker")
+    sid, mod = await live_session(harness, speaker_ids=[speaker])
+    qid = (await ask(harness, sid, "a", "A question worth hiding?")).json()["question_id"]
+    for action in ("hide", "pin", "answered", "approve"):
+        r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/{action}", headers=harness.headers("a"))
+        assert r.status_code == 403, action
+        assert "moderators" in r.json()["detail"]
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/pin", headers=mod)
+    assert r.status_code == 200 and r.json()["pinned"] is True
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/answered", headers=harness.headers("att-speaker"))
+    assert r.status_code == 200 and r.json()["answered"] is True
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/hide", headers=harness.organiser)
+    assert r.status_code == 200 and r.json()["status"] == "hidden"
+    assert (await harness.client.get(f"/sessions/{sid}/questions")).json()["items"] == []
+    hidden = (await harness.client.get(f"/sessions/{sid}/questions?status=hidden", headers=mod)).json()["items"]
+    assert [q["question_id"] for q in hidden] == [qid]
+    kinds = [e.type.split(".")[-2] for e in await harness.events(ev.QA)]
+    assert kinds == ["asked", "pinned", "answered", "hidden"]
+
+
+async def test_premoderation_holds_questions_until_approved(harness: Any) -> None:
+    sid, mod = await live_session(harness)
+    assert (await harness.client.put(f"/sessions/{sid}/qa-settings", json={"premoderation": True},
+                                     headers=harness.headers("a"))).status_code == 403
+    r = await harness.client.put(f"/sessions/{sid}/qa-settings", json={"premoderation": True}, headers=mod)
+    assert r.json()["premoderation"] is True
+    qid = (await ask(harness, sid, "a", "Held for review?")).json()["question_id"]
+    assert (await harness.client.get(f"/sessions/{sid}/questions", headers=harness.headers("b"))).json()["items"] == []
+    mine = (await harness.client.get(f"/sessions/{sid}/questions", headers=harness.headers("a"))).json()["items"]
+    assert [q["status"] for q in mine] == ["pending"]
+    r = await harness.client.put(f"/sessions/{sid}/questions/{qid}/vote", headers=harness.headers("b"))
+    assert r.status_code == 409
+    await harness.client.post(f"/sessions/{sid}/questions/{qid}/approve", headers=mod)
+    seen = (await harness.client.get(f"/sessions/{sid}/questions", headers=harness.headers("b"))).json()["items"]
+    assert [q["status"] for q in seen] == ["visible"]
+    asked, approved = await harness.events(ev.QA)
+    assert asked.data["text"] is None and asked.data["status"] == "pending"
+    assert approved.type.endswith("approved.v1") and approved.data["text"] == "Held for review?"
+
+
+async def test_length_and_rate_limits_and_withdrawing_only_your_own(harness: Any) -> None:
+    sid, _ = await live_session(harness)
+    r = await ask(harness, sid, "a", "x" * 501)
+    assert r.status_code == 422 and "at most 500 characters" in r.json()["detail"]
+    assert (await ask(harness, sid, "a", "  ")).status_code == 422
+    ids = [(await ask(harness, sid, "a", f"Question number {i}?")).json()["question_id"] for i in range(3)]
+    r = await ask(harness, sid, "a", "One too many?")
+    assert r.status_code == 429 and r.headers["Retry-After"]
+    assert (await ask(harness, sid, "b", "Someone else may still ask?")).status_code == 201
+    r = await harness.client.delete(f"/sessions/{sid}/questions/{ids[0]}", headers=harness.headers("b"))
+    assert r.status_code == 403
+    assert (await harness.client.delete(f"/sessions/{sid}/questions/{ids[0]}",
+                                        headers=harness.headers("a"))).status_code == 204
+    remaining = (await harness.client.get(f"/sessions/{sid}/questions")).json()["items"]
+    assert ids[0] not in [q["question_id"] for q in remaining] and len(remaining) == 3
+
+
+async def test_questions_close_when_the_session_ends(harness: Any) -> None:
+    sid, _ = await live_session(harness)
+    harness.clock.set(harness.hours(2))
+    r = await ask(harness, sid, "a", "Too late?")
+    assert r.status_code == 409 and "ended" in r.json()["detail"]
