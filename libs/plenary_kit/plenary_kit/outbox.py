@@ -38,6 +38,7 @@ log = get_logger("plenary.outbox")
 OUTBOX = "_outbox"
 # FerretDB 1.24 (SQLite) never answers an `update` command of 100 or more statements: send fewer per command
 MAX_UPDATES_PER_COMMAND = 50
+CLEAR_WHEN_QUIET_SECONDS = 1.0
 
 
 def outbox_entries(events: list[tuple[str, Envelope]]) -> list[dict[str, Any]]:
@@ -75,6 +76,7 @@ class OutboxRelay:
         self._published_ids: set[str] = set()
         self._clear_wake = asyncio.Event()
         self._janitor: asyncio.Task[None] | None = None
+        self._last_publish = 0.0
         self.healthy = True
 
     def notify(self, doc_id: Any = None, events: list[tuple[str, Envelope]] | None = None, *,
@@ -123,6 +125,12 @@ class OutboxRelay:
 
     async def _clear_loop(self) -> None:
         while not self._stopping.is_set():
+            # clear only while no new events are being published: on FerretDB an update holds the database for a
+            # pass over the collection, so clearing during a burst would slow down the writes that feed it
+            busy_for = CLEAR_WHEN_QUIET_SECONDS - (time.monotonic() - self._last_publish)
+            if self._to_clear and busy_for > 0:
+                await asyncio.sleep(busy_for)
+                continue
             if not self._to_clear:
                 self._clear_wake.clear()
                 try:
@@ -231,6 +239,7 @@ class OutboxRelay:
         items = [Envelope.from_doc(entry) for _, entries in docs for entry in entries]
         await self._publisher.publish_batch(items)
         # the entries exactly as stored: FerretDB has no $pull by condition on sub-documents
+        self._last_publish = time.monotonic()
         for doc_id, entries in docs:
             self._to_clear.append((collection, doc_id, entries))
             self._published_ids.update(entry["id"] for entry in entries)

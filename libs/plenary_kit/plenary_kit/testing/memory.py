@@ -48,9 +48,10 @@ class _AsyncCursor:
 class MemoryCollection:
     """The subset of pymongo's AsyncCollection used by Plenary's repositories."""
 
-    def __init__(self, collection: Any) -> None:
+    def __init__(self, collection: Any, database: MemoryDatabase | None = None) -> None:
         self._c = collection
         self.name = collection.name
+        self.database = database
 
     def find(self, *args: Any, **kwargs: Any) -> _AsyncCursor:
         return _AsyncCursor(self._c.find(*args, **kwargs))
@@ -99,7 +100,7 @@ class MemoryDatabase:
         self.name = name
 
     def __getitem__(self, name: str) -> MemoryCollection:
-        return MemoryCollection(self._db[name])
+        return MemoryCollection(self._db[name], self)
 
     def __getattr__(self, name: str) -> MemoryCollection:
         return self[name]

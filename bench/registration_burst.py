@@ -1,0 +1,82 @@
+"""A registration burst through the gateway: sustained registrations/s, latency, and freshness of the facts.
+
+Freshness: a poller reads GET /api/stats/facts every 20 ms; the k-th accepted registration is counted once a poll
+sees a total >= k. The time between the k-th 201 and that poll is its freshness (resolution: the poll interval).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+import uuid
+
+import aiohttp
+from plenary_demo.population import generate_attendees
+
+from bench.common import figure, header, percentile, rss_mib, summary_ms
+from bench.http_load import LoadResult, run_load
+
+
+async def _poll_facts(url: str, stop: asyncio.Event, samples: list[tuple[float, int]]) -> None:
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        data = await response.json()
+                        samples.append((time.monotonic(), int(data["attendees"]["total"])))
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.02)
+
+
+async def burst(gateway_url: str, n: int = 10_000, concurrency: int = 32, seed: int | None = None) -> dict:
+    seed = seed if seed is not None else uuid.uuid4().int % 10**6
+    people = generate_attendees(n, seed=seed)
+    # unique emails per run, so the bench can run against a stack that already holds a population
+    tag = uuid.uuid4().hex[:6]
+    for p in people:
+        p["email"] = p["email"].replace("@", f".{tag}@")
+    facts_url = f"{gateway_url}/api/stats/facts"
+    async with aiohttp.ClientSession() as s, s.get(facts_url) as r:
+        baseline = int((await r.json())["attendees"]["total"])
+    samples: list[tuple[float, int]] = []
+    stop = asyncio.Event()
+    poller = asyncio.create_task(_poll_facts(facts_url, stop, samples))
+    result: LoadResult = await run_load(f"{gateway_url}/api/registration/attendees", method="POST",
+                                        body=lambda i: people[i], requests=n, concurrency=concurrency)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not samples or samples[-1][1] < baseline + result.ok):
+        await asyncio.sleep(0.05)
+    stop.set()
+    await poller
+    times = [t for t, _ in samples]
+    totals = [c for _, c in samples]
+    freshness: list[float] = []
+    for k, accepted in enumerate(sorted(result.accepted_at), start=1):
+        # first poll at or after the 201 whose total includes this registration
+        i = bisect.bisect_left(times, accepted)
+        while i < len(samples) and totals[i] < baseline + k:
+            i += 1
+        if i < len(samples):
+            freshness.append(times[i] - accepted)
+    return {"result": result, "freshness": freshness, "final_total": totals[-1] if totals else None,
+            "baseline": baseline}
+
+
+def report(out: dict, ceiling_rate: float, gateway_pid: int | None, concurrency: int) -> None:
+    result: LoadResult = out["result"]
+    fresh = out["freshness"]
+    header(f"Registration burst through the gateway ({len(result.latencies):,} POSTs, {concurrency} connections)")
+    figure("sustained registrations per second", f"{result.rate:,.0f}", "reg/s")
+    figure("trivial-route ceiling in the same run", f"{ceiling_rate:,.0f}", "req/s")
+    figure("latency of POST /api/registration/attendees", summary_ms(result.latencies))
+    figure("statuses", dict(sorted(result.statuses.items())))
+    figure("facts total after the burst", f"{out['final_total']} (before: {out['baseline']})")
+    if fresh:
+        figure("freshness 201 -> counted in /stats/facts",
+               f"p50 {percentile(fresh, 50) * 1000:.0f} ms  p99 {percentile(fresh, 99) * 1000:.0f} ms"
+               f"  (n={len(fresh)}, poll interval 20 ms)")
+    if gateway_pid:
+        figure("gateway RSS after the burst", f"{rss_mib(gateway_pid):.0f}", "MiB")
