@@ -34,17 +34,19 @@ async def register_all(http: httpx.AsyncClient, gateway: str, bodies: list[dict]
         nonlocal accepted
         while queue:
             body = queue.pop()
-            for _ in range(20):  # a client retries what was refused for the moment (429, 503)
+            # like a careful client: one Idempotency-Key per person, so a retry after a timeout is safe
+            headers = {"Idempotency-Key": f"e2e-{body['email']}"}
+            response = None
+            for _ in range(30):  # retry what was refused for the moment (429, 503) or timed out
                 try:
-                    response = await http.post(f"{gateway}/api/registration/attendees", json=body)
+                    response = await http.post(f"{gateway}/api/registration/attendees", json=body, headers=headers)
                 except httpx.HTTPError:
-                    break
-                if response.status_code not in (429, 503):
+                    await asyncio.sleep(1)
+                    continue
+                if response.status_code not in (429, 502, 503, 504):
                     break
                 await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-            else:
-                continue
-            if response.status_code == 201:
+            if response is not None and response.status_code == 201:
                 accepted += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -150,7 +150,7 @@ def make_world() -> Callable[..., Awaitable[World]]:
         repo = ExhibitionRepository(db)
         broker = MemoryBroker()
         relay = OutboxRelay(repo.outbox_collections, broker, service="exhibition")
-        exhibition = Exhibition(repo, settings, clock=clock)
+        exhibition = Exhibition(repo, settings, clock=clock, notify=relay.notify)
         await repo.ensure_indexes()
         return World(settings, clock, db, repo, broker, relay, exhibition, Leads(exhibition))
 

@@ -226,7 +226,7 @@ def percentages(counts: Mapping[str, int], digits: int = 1) -> dict[str, float]:
 
 
 def slug(text: str) -> str:
-    """Lower-case ASCII form of a name for an e-mail local part: 'Da Silva' -> 'da-silva', 'Yılmaz' -> 'ylmaz'."""
+    """Lower-case ASCII form of a name for an e-mail local part: 'Da Silva' -> 'da-silva', 'José' -> 'jose'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     out = "".join(ch if ch.isalnum() else "-" for ch in ascii_text)
     return "-".join(part for part in out.split("-") if part)
@@ -287,9 +287,7 @@ def _check_keys(kind: str, keys: Iterable[str], allowed: Iterable[str]) -> None:
     allowed_list = list(allowed)
     unknown = [key for key in keys if key not in allowed_list]
     if unknown:
-        raise ValueError(
-            f"Unknown {kind} {', '.join(map(repr, unknown))}: expected some of {', '.join(allowed_list)}."
-        )
+        raise ValueError(f"Unknown {kind} {', '.join(map(repr, unknown))}: expected some of {', '.join(allowed_list)}.")
 
 
 def _country_weights(countries: Sequence[str] | Mapping[str, float] | None) -> dict[str, float]:
@@ -308,9 +306,7 @@ def _country_weights(countries: Sequence[str] | Mapping[str, float] | None) -> d
     return weights
 
 
-def _country_column(
-    rng: random.Random, region_counts: Mapping[str, int], weights: Mapping[str, float]
-) -> list[str]:
+def _country_column(rng: random.Random, region_counts: Mapping[str, int], weights: Mapping[str, float]) -> list[str]:
     """One country per attendee: exact counts per region, every chosen country at least once."""
     column: list[str] = []
     for region in REGIONS:

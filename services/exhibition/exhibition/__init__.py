@@ -1,0 +1,1 @@
+"""Plenary exhibition service: exhibitors, booths, materials, visits, downloads and consent-based leads."""
