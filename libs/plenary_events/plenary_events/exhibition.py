@@ -2,7 +2,9 @@
 
 Topics:
 - `exhibition.exhibitors` (key = exhibitor id): exhibitors, their booths and booth materials, each event the whole
-  object after the change (or its removal), in order per exhibitor.
+  object after the change (or its removal). An exhibitor's own events (exhibitor.*, booth.*) come in order, and so
+  do one material's; a material event may come after its exhibitor's removal (the exhibitor and its materials are
+  stored apart): a consumer ignores material events of an exhibitor it knows to be removed.
 - `exhibition.activity` (key = exhibitor id): booth visits and material downloads. `visitor_id` is a pseudonym
   (a salted hash of the attendee id), never the attendee id itself: these topics are kept forever and erasure
   severs the link in the service's own records.
