@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plenary_kit.logging import get_logger
@@ -120,9 +120,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServerSelectionTimeoutError)
     @app.exception_handler(ConnectionFailure)
+    @app.exception_handler(ExecutionTimeout)
     async def _db_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database_unavailable", path=request.url.path, error=str(exc)[:200])
-        return problem_response(503, "The database is unreachable right now; try again in a few seconds.",
+        return problem_response(503, "The database is unreachable or too busy right now; try again in a few seconds.",
                                 instance=request.url.path, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
