@@ -7,6 +7,8 @@ idioms that stay within what both MongoDB 7 and FerretDB 1.24 support (no transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -14,7 +16,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from plenary_kit.logging import get_logger
+
 Document = dict[str, Any]
+log = get_logger("plenary.mongo")
 
 
 def open_client(uri: str, *, timeout_ms: int = 3000) -> AsyncMongoClient[Document]:
@@ -59,3 +64,41 @@ async def apply_once(
         # the document exists and already holds event_id: the upsert tried to insert a second copy
         return False
     return bool(result.modified_count or result.upserted_id is not None)
+
+
+class IndexSetup:
+    """A lifespan component that creates a service's indexes at start; while the database is not up yet it keeps
+    trying in the background, and `ready` stays False (readiness reports `mongo` down until they exist)."""
+
+    def __init__(self, creators: list[Callable[[], Awaitable[Any]]], *, name: str = "indexes",
+                 retry_seconds: float = 2.0) -> None:
+        self._creators = creators
+        self._name = name
+        self._retry = retry_seconds
+        self._task: asyncio.Task[None] | None = None
+        self.ready = False
+
+    async def _ensure(self) -> bool:
+        try:
+            for create in self._creators:
+                await create()
+        except Exception as exc:
+            log.warning("indexes_not_created", error=str(exc)[:300])
+            return False
+        self.ready = True
+        return True
+
+    async def _keep_trying(self) -> None:
+        while not await self._ensure():
+            await asyncio.sleep(self._retry)
+
+    async def start(self) -> None:
+        if not await self._ensure():
+            self._task = asyncio.create_task(self._keep_trying(), name=self._name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None

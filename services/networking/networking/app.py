@@ -3,8 +3,6 @@ consumers and the routes. `uvicorn networking.app:app` builds it from the enviro
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +13,7 @@ from plenary_events.registry import load_all
 from plenary_kit.auth import TokenVerifier
 from plenary_kit.http import Component, create_app
 from plenary_kit.logging import get_logger
+from plenary_kit.mongo import IndexSetup
 from plenary_kit.runtime import ServiceRuntime
 
 from networking.api import router
@@ -27,44 +26,6 @@ from networking.repository import NetworkingRepository
 from networking.speakers import Availability
 
 log = get_logger("networking.app")
-
-
-class Indexes:
-    """Creates the indexes at start; while the database is not up yet, keeps trying in the background (and
-    readiness says `mongo` is down until they exist)."""
-
-    def __init__(self, creators: list[Callable[[], Awaitable[None]]], retry_seconds: float = 2.0) -> None:
-        self._creators = creators
-        self._retry = retry_seconds
-        self._task: asyncio.Task[None] | None = None
-        self.ready = False
-
-    async def _ensure(self) -> bool:
-        try:
-            for create in self._creators:
-                await create()
-        except Exception as exc:
-            log.warning("indexes_not_created", error=str(exc)[:300])
-            return False
-        self.ready = True
-        return True
-
-    async def _keep_trying(self) -> None:
-        while True:
-            await asyncio.sleep(self._retry)
-            if await self._ensure():
-                return
-
-    async def start(self) -> None:
-        if not await self._ensure():
-            self._task = asyncio.create_task(self._keep_trying(), name="networking:indexes")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
 
 
 @dataclass
@@ -109,7 +70,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     services = Services.over(repo, meetings_repo, settings, notify=relay.notify)
     runtime.consumer("registration", [registration.ATTENDEES], services.projections.on_registration_event)
     runtime.consumer("sessions", [sessions.AGENDA, sessions.ENROLMENTS], services.projections.on_sessions_event)
-    indexes = Indexes([repo.ensure_indexes, meetings_repo.ensure_indexes])
+    indexes = IndexSetup([repo.ensure_indexes, meetings_repo.ensure_indexes], name="networking:indexes")
 
     async def mongo_ready() -> bool:
         return indexes.ready and await runtime.mongo_ready()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from plenary_events.registry import load_all
 from plenary_kit.auth import TokenIssuer, TokenVerifier
 from plenary_kit.http import Component, create_app
 from plenary_kit.logging import get_logger
+from plenary_kit.mongo import IndexSetup
 from plenary_kit.runtime import ServiceRuntime
 
 from registration.api import Limits, router
@@ -20,41 +20,6 @@ from registration.repository import AttendeeRepository
 
 log = get_logger("registration.app")
 ATTENDEES = "attendees"
-
-
-class Indexes:
-    """Creates the unique indexes at start; if the database is not up yet, keeps trying in the background (and
-    readiness says `mongo` is down until they exist)."""
-
-    def __init__(self, repository: AttendeeRepository, retry_seconds: float = 2.0) -> None:
-        self._repository = repository
-        self._retry = retry_seconds
-        self._task: asyncio.Task[None] | None = None
-        self.ready = False
-
-    async def _ensure(self) -> bool:
-        try:
-            await self._repository.ensure_indexes()
-        except Exception as exc:
-            log.warning("indexes_not_created", error=str(exc)[:300])
-            return False
-        self.ready = True
-        return True
-
-    async def _keep_trying(self) -> None:
-        while True:
-            await asyncio.sleep(self._retry)
-            if await self._ensure():
-                return
-
-    async def start(self) -> None:
-        if not await self._ensure():
-            self._task = asyncio.create_task(self._keep_trying(), name="registration:indexes")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            self._task = None
 
 
 def make_issuer(settings: Settings) -> TokenIssuer:
@@ -85,7 +50,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     repository = AttendeeRepository(collection)
     relay = runtime.relay([collection])  # sign-in code events ride in the attendee documents too
     registrations = Registrations(repository, make_issuer(settings), settings, notify=relay.notify)
-    indexes = Indexes(repository)
+    indexes = IndexSetup([repository.ensure_indexes], name="registration:indexes")
 
     async def mongo_ready() -> bool:
         return indexes.ready and await runtime.mongo_ready()
