@@ -18,7 +18,7 @@ from plenary_kit.idempotency import IdempotencyStore
 from plenary_kit.problems import ProblemError, problem_response
 from pydantic import BaseModel
 
-from exhibition import domain, files
+from exhibition import domain, files, search
 from exhibition.handlers import Exhibition, Upload
 from exhibition.leads import Leads
 from exhibition.uploads import read_upload
@@ -168,7 +168,7 @@ async def hall(
     """The hall: booths filtered by stakeholder type, country, tags (Action Line `C7`, `SDG4`, `covid-19`; several
     narrow the list) and free text, by organisation name, a page at a time."""
     try:
-        query = domain.hall_filter(stakeholder_type, country, tag, q)
+        query = search.hall_filter(stakeholder_type, country, tag, q)
     except ValueError as exc:
         raise ProblemError(422, str(exc)) from None
     body, etag = await _exhibition(request).hall_page(caller, query, offset=offset, limit=limit)

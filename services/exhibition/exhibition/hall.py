@@ -19,7 +19,7 @@ from typing import Any
 
 from plenary_kit.logging import get_logger
 
-from exhibition import domain
+from exhibition import domain, search
 
 log = get_logger("exhibition.hall")
 
@@ -94,13 +94,13 @@ class Hall:
             entries = []
             for doc in docs:
                 summary = domain.summary(doc, materials.get(doc["_id"], 0), self._links)
-                entries.append(Entry(doc, domain.search_text(doc), doc["organisation"].casefold(), _encode(summary)))
+                entries.append(Entry(doc, search.search_text(doc), doc["organisation"].casefold(), _encode(summary)))
             entries.sort(key=lambda e: (e.sort_key, e.doc["_id"]))
             digest = hashlib.sha256(b"\n".join(e.encoded for e in entries)).hexdigest()[:16]
             self._snapshot = Snapshot(tuple(entries), digest, loaded_at)
             return self._snapshot
 
-    async def page(self, query: domain.HallFilter, *, offset: int, limit: int) -> tuple[bytes, str]:
+    async def page(self, query: search.HallFilter, *, offset: int, limit: int) -> tuple[bytes, str]:
         """(JSON body, ETag) of one page of the booths matching `query`."""
         snapshot = await self.snapshot()
         matching = [e for e in snapshot.entries if query.matches(e.doc, e.text)]

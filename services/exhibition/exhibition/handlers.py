@@ -21,7 +21,7 @@ from plenary_kit.envelope import Envelope, EventData
 from plenary_kit.logging import get_logger
 from plenary_kit.problems import ProblemError
 
-from exhibition import domain, files
+from exhibition import domain, files, search
 from exhibition.config import Settings
 from exhibition.hall import Hall
 from exhibition.repository import CHUNK_SIZE, ExhibitionRepository, KeyTaken
@@ -189,7 +189,7 @@ class Exhibition:
         log.info("exhibitor_removed", exhibitor_id=exhibitor_id)
 
     # -- the hall and the booths ---------------------------------------------------------------------------
-    async def hall_page(self, caller: Principal | None, query: domain.HallFilter, *, offset: int,
+    async def hall_page(self, caller: Principal | None, query: search.HallFilter, *, offset: int,
                         limit: int) -> tuple[bytes, str]:
         self.check_visible(caller)
         return await self.hall.page(query, offset=offset, limit=limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from exhibition import domain
+from exhibition import domain, search
 from pydantic import ValidationError
 
 from .conftest import ORGANISER, attendee, exhibitor_body, staff
@@ -76,35 +76,35 @@ def test_the_visitor_pseudonym_is_stable_salted_and_not_the_id() -> None:
     ("9", "sdg", 9), ("covid-19", "covid19", True), ("COVID19", "covid19", True),
 ])
 def test_tags(text: str, kind: str, value: object) -> None:
-    assert domain.parse_tag(text) == domain.Tag(kind, value)  # type: ignore[arg-type]
+    assert search.parse_tag(text) == search.Tag(kind, value)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", ["C12", "SDG18", "health", ""])
 def test_unknown_tags_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="is not a tag"):
-        domain.parse_tag(text)
+        search.parse_tag(text)
 
 
 def test_hall_filter_checks_its_parameters() -> None:
     with pytest.raises(ValueError, match="'stakeholder_type'"):
-        domain.hall_filter("pirates", None, [], None)
+        search.hall_filter("pirates", None, [], None)
     with pytest.raises(ValueError, match="'country'"):
-        domain.hall_filter(None, "Narnia", [], None)
+        search.hall_filter(None, "Narnia", [], None)
     with pytest.raises(ValueError, match="'tag'"):
-        domain.hall_filter(None, None, ["C99"], None)
-    query = domain.hall_filter("academia", "ch", ["c4", "sdg4"], "  Rural   SCHOOLS ")
+        search.hall_filter(None, None, ["C99"], None)
+    query = search.hall_filter("academia", "ch", ["c4", "sdg4"], "  Rural   SCHOOLS ")
     assert query.country == "CH" and query.words == ("rural", "schools")
 
 
 def test_hall_filter_matches_on_every_criterion() -> None:
     doc = domain.new_exhibitor("ex-1", exhibitor_body(), datetime(2020, 7, 1, tzinfo=UTC))
-    text = domain.search_text(doc)
-    assert domain.hall_filter("civil-society", "KE", ["C2", "SDG9"], "rural kenya").matches(doc, text)
-    assert not domain.hall_filter("academia", None, [], None).matches(doc, text)
-    assert not domain.hall_filter(None, "CH", [], None).matches(doc, text)
-    assert not domain.hall_filter(None, None, ["C7"], None).matches(doc, text)
-    assert not domain.hall_filter(None, None, ["covid-19"], None).matches(doc, text)
-    assert not domain.hall_filter(None, None, [], "satellites").matches(doc, text)
+    text = search.search_text(doc)
+    assert search.hall_filter("civil-society", "KE", ["C2", "SDG9"], "rural kenya").matches(doc, text)
+    assert not search.hall_filter("academia", None, [], None).matches(doc, text)
+    assert not search.hall_filter(None, "CH", [], None).matches(doc, text)
+    assert not search.hall_filter(None, None, ["C7"], None).matches(doc, text)
+    assert not search.hall_filter(None, None, ["covid-19"], None).matches(doc, text)
+    assert not search.hall_filter(None, None, [], "satellites").matches(doc, text)
 
 
 def test_csv_cells_never_start_a_formula() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from exhibition import domain
+from exhibition import domain, search
 from exhibition.hall import Hall
 
 
@@ -32,7 +32,7 @@ class Clock:
 
 
 async def names(hall: Hall) -> list[str]:
-    body, _ = await hall.page(domain.HallFilter(), offset=0, limit=10)
+    body, _ = await hall.page(search.HallFilter(), offset=0, limit=10)
     return [item["organisation"] for item in json.loads(body)["items"]]
 
 
@@ -83,7 +83,7 @@ async def test_many_concurrent_first_reads_load_once() -> None:
 
 async def test_the_summary_is_encoded_once_with_its_material_count() -> None:
     hall = Hall(Loader(), domain.Links("/api"), ttl=60.0)
-    body, etag = await hall.page(domain.HallFilter(), offset=0, limit=10)
+    body, etag = await hall.page(search.HallFilter(), offset=0, limit=10)
     page = json.loads(body)
     assert page["items"][0]["materials"] == 2 and page["total"] == 1 and page["next_offset"] is None
     assert etag.startswith('W/"')

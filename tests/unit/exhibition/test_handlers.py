@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from exhibition import domain
+from exhibition import domain, search
 from exhibition.handlers import Upload
 from plenary_events import exhibition as events
 from plenary_kit.problems import ProblemError
@@ -214,7 +214,7 @@ async def test_the_hall_filters_pages_and_refreshes_after_changes(world) -> None
                           description="e-government services", tags={"action_lines": ["C7"], "sdgs": [16]})
 
     async def page(**kwargs: object) -> dict:
-        query = domain.hall_filter(kwargs.pop("stakeholder_type", None), kwargs.pop("country", None),  # type: ignore[arg-type]
+        query = search.hall_filter(kwargs.pop("stakeholder_type", None), kwargs.pop("country", None),  # type: ignore[arg-type]
                                    kwargs.pop("tags", []), kwargs.pop("q", None))  # type: ignore[arg-type]
         body, _ = await world.exhibition.hall_page(None, query, offset=kwargs.get("offset", 0),  # type: ignore[arg-type]
                                                    limit=kwargs.get("limit", 24))  # type: ignore[arg-type]
@@ -239,7 +239,7 @@ async def test_the_hall_filters_pages_and_refreshes_after_changes(world) -> None
 
 async def test_the_hall_etag_changes_with_the_booths(world) -> None:
     await world.exhibitor("a")
-    query = domain.hall_filter(None, None, [], None)
+    query = search.hall_filter(None, None, [], None)
     _, tag1 = await world.exhibition.hall_page(None, query, offset=0, limit=24)
     _, tag2 = await world.exhibition.hall_page(None, query, offset=0, limit=24)
     await world.exhibitor("b")
