@@ -21,7 +21,7 @@ def _add_trace(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutable
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stdout, level=level.upper(), format="%(message)s")
-    for noisy in ("aiokafka", "kafka", "pymongo"):
+    for noisy in ("aiokafka", "kafka", "pymongo", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[

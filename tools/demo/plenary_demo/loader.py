@@ -96,7 +96,8 @@ async def load_attendees(client: httpx.AsyncClient, n: int, seed: int, concurren
         index, body = item
         for attempt in range(5):
             try:
-                headers = {"Idempotency-Key": idempotency_key("attendee", seed, index), **auth}
+                # the key names the population (seed and size) and the person, so loads of other sizes never collide
+                headers = {"Idempotency-Key": idempotency_key("attendee", seed, n, index), **auth}
                 response = await client.post("/api/registration/attendees", json=body, headers=headers)
             except httpx.HTTPError as exc:
                 if attempt == 4:
