@@ -1,46 +1,43 @@
 """`python -m bench [name ...]`: run benchmarks against a throwaway real stack and print their figures.
 
-Names: kafka, registration (includes the gateway ceiling). Without names, all run.
+Every module in this folder that defines `NAME` (a short name) and `async def run(infra)` is a benchmark;
+without names, all of them run, in the order of their `ORDER` (default 100) and then name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 import sys
+from types import ModuleType
 
+import bench
 from bench.common import real_infra
 
 
-async def _services_bench(infra: object, concurrency: int = 32) -> None:
-    from plenary_kit.testing.services import ServiceStack
-
-    from bench import gateway_ceiling, registration_burst
-
-    stack = ServiceStack(kafka_bootstrap=infra.kafka_bootstrap, mongodb_uri=infra.mongodb_uri,  # type: ignore[attr-defined]
-                         names=["registration", "stats", "gateway"],
-                         # the load comes from one address: the per-client registration limit is not measured here
-                         extra_env={"LOG_LEVEL": "WARNING", "REGISTER_RATE_PER_CLIENT": "0"})
-    await stack.ensure_topics()
-    await stack.astart()
-    try:
-        gateway = stack.url("gateway")
-        ceiling = await gateway_ceiling.measure(gateway, concurrency=concurrency)
-        gateway_ceiling.report(ceiling, concurrency)
-        out = await registration_burst.burst(gateway, n=10_000, concurrency=concurrency)
-        registration_burst.report(out, ceiling.rate, stack.processes["gateway"].pid(), concurrency)
-    finally:
-        stack.stop()
+def discover() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(bench.__path__):
+        if info.name.startswith("_") or info.name == "common":
+            continue
+        module = importlib.import_module(f"bench.{info.name}")
+        name = getattr(module, "NAME", None)
+        if isinstance(name, str) and callable(getattr(module, "run", None)):
+            found[name] = module
+    return dict(sorted(found.items(), key=lambda kv: (getattr(kv[1], "ORDER", 100), kv[0])))
 
 
 def main(argv: list[str]) -> int:
-    from bench import kafka_throughput
-
-    wanted = set(argv) or {"kafka", "registration"}
+    benches = discover()
+    unknown = [name for name in argv if name not in benches]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; choose from: {', '.join(benches)}", file=sys.stderr)
+        return 2
+    wanted = argv or list(benches)
     with real_infra() as infra:
-        if "kafka" in wanted:
-            asyncio.run(kafka_throughput.run(infra.kafka_bootstrap))
-        if "registration" in wanted:
-            asyncio.run(_services_bench(infra))
+        for name in wanted:
+            asyncio.run(benches[name].run(infra))
     return 0
 
 

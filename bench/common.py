@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import resource
 import statistics
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 
@@ -55,3 +55,20 @@ def real_infra() -> Iterator[Any]:
         return
     with started_infra() as infra:
         yield infra
+
+
+@asynccontextmanager
+async def service_stack(infra: Any, names: list[str], extra_env: dict[str, str] | None = None) -> AsyncIterator[Any]:
+    """The named services as real uvicorn processes on free ports (own topic prefix and databases), started
+    and stopped around the block. `stack.url("gateway")` is the base URL; `stack.processes[name].pid()`."""
+    from plenary_kit.testing.services import ServiceStack
+
+    env = {"LOG_LEVEL": "WARNING", **(extra_env or {})}
+    stack = ServiceStack(kafka_bootstrap=infra.kafka_bootstrap, mongodb_uri=infra.mongodb_uri, names=names,
+                         extra_env=env)
+    await stack.ensure_topics()
+    await stack.astart()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -16,6 +16,8 @@ from plenary_kit.kafka import ConsumerRunner, KafkaPublisher, TopicSpec, ensure_
 
 from bench.common import figure, header
 
+NAME = "kafka"
+ORDER = 10
 N = 50_000
 BATCH = 500
 registry = EventRegistry()
@@ -98,7 +100,8 @@ async def kit_consume(bootstrap: str, topic: str) -> float:
     return N / elapsed
 
 
-async def run(bootstrap: str) -> None:
+async def run(infra: object) -> None:
+    bootstrap: str = infra.kafka_bootstrap  # type: ignore[attr-defined]
     header(f"Kafka throughput: kit vs raw aiokafka ({N:,} events, ~{len(make(0).model_dump_json())} B JSON each)")
     prefix = f"b{uuid.uuid4().hex[:6]}."
     await ensure_topics(bootstrap, [TopicSpec("raw", partitions=6), TopicSpec("kit", partitions=6)], prefix)

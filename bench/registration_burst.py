@@ -14,7 +14,8 @@ import uuid
 import aiohttp
 from plenary_demo.population import generate_attendees
 
-from bench.common import figure, header, percentile, rss_mib, summary_ms
+from bench import gateway_ceiling
+from bench.common import figure, header, percentile, rss_mib, service_stack, summary_ms
 from bench.http_load import LoadResult, run_load
 
 
@@ -80,3 +81,19 @@ def report(out: dict, ceiling_rate: float, gateway_pid: int | None, concurrency:
                f"  (n={len(fresh)}, poll interval 20 ms)")
     if gateway_pid:
         figure("gateway RSS after the burst", f"{rss_mib(gateway_pid):.0f}", "MiB")
+
+
+NAME = "registration"
+ORDER = 20
+CONCURRENCY = 32
+
+
+async def run(infra: object) -> None:
+    """The trivial-route ceiling, then 10,000 registrations through the gateway, in the same run."""
+    # the load comes from one address: the per-client registration limit is not measured here
+    async with service_stack(infra, ["registration", "stats", "gateway"], {"REGISTER_RATE_PER_CLIENT": "0"}) as stack:
+        gateway = stack.url("gateway")
+        ceiling = await gateway_ceiling.measure(gateway, concurrency=CONCURRENCY)
+        gateway_ceiling.report(ceiling, CONCURRENCY)
+        out = await burst(gateway, n=10_000, concurrency=CONCURRENCY)
+        report(out, ceiling.rate, stack.processes["gateway"].pid(), CONCURRENCY)
