@@ -41,7 +41,7 @@ lint: bootstrap
 	@$(RUN) ruff check .
 
 typecheck: bootstrap
-	@$(RUN) mypy libs/plenary_kit/plenary_kit libs/plenary_events/plenary_events services/*/[a-z]*/ tools/demo/plenary_demo
+	@$(RUN) mypy libs/plenary_kit/plenary_kit libs/plenary_events/plenary_events services/*/[a-z]*/ tools/demo/plenary_demo web/plenary_web
 
 contracts: bootstrap
 	@$(RUN) python -m plenary_events.export

@@ -1,0 +1,1 @@
+"""Plenary's browser app, served by the gateway at `/`."""
