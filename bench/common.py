@@ -72,3 +72,82 @@ async def service_stack(infra: Any, names: list[str], extra_env: dict[str, str] 
         yield stack
     finally:
         stack.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, in seconds (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_matching(needle: str) -> list[int]:
+    """Processes whose command line contains `needle` (e.g. the infra folder of this run)."""
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found.append(int(entry))
+    return found
+
+
+class CPUMeter:
+    """CPU seconds used by named processes between `start()` and `stop()`: what a workload costs each
+    component, independent of how busy the machine is (wall-clock figures are not)."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.pids = {name: [p for p in ps if p] for name, ps in pids.items()}
+        self._before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    @classmethod
+    def for_stack(cls, infra: Any, stack: Any) -> CPUMeter:
+        pids: dict[str, list[int]] = {name: [proc.pid()] for name, proc in stack.processes.items()}
+        base = getattr(infra, "base_dir", None)
+        if base is not None:
+            pids["ferretdb"] = [p for p in pids_matching(str(base)) if "ferretdb" in _comm(p)]
+            pids["kafka"] = [p for p in pids_matching(str(base)) if "java" in _comm(p)]
+        pids["load generator (this process)"] = [os.getpid()]
+        return cls(pids)
+
+    def _read(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, pids in self.pids.items():
+            total = 0.0
+            for pid in pids:
+                try:
+                    total += cpu_seconds(pid)
+                except OSError:
+                    pass
+            out[name] = total
+        return out
+
+    def start(self) -> None:
+        self._before = self._read()
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        self.used = {name: after[name] - self._before.get(name, 0.0) for name in after}
+        return self.used
+
+    def report(self, per: int, unit: str) -> None:
+        total = sum(self.used.values())
+        for name, seconds in sorted(self.used.items(), key=lambda kv: -kv[1]):
+            figure(f"CPU per {unit}: {name}", f"{seconds * 1000 / per:.2f}", "ms")
+        figure(f"CPU per {unit}: all of the above", f"{total * 1000 / per:.2f} ms"
+               f"  -> at most {per / total * (os.cpu_count() or 1):,.0f} {unit}s/s on {os.cpu_count()} cores"
+               if total else "n/a")
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
