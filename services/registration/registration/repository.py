@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from plenary_kit.batching import InsertBatcher
 from plenary_kit.envelope import Envelope
 from plenary_kit.outbox import OUTBOX, outbox_entries, outbox_push
 from pymongo import ASCENDING, ReturnDocument
@@ -25,6 +26,8 @@ class Collection(Protocol):
     """The subset of pymongo's AsyncCollection this repository uses."""
 
     async def insert_one(self, document: Document) -> Any: ...
+
+    async def insert_many(self, documents: list[Document], ordered: bool = True) -> Any: ...
 
     async def find_one(self, filter: Document, projection: Any = None) -> Document | None: ...
 
@@ -54,6 +57,8 @@ def _duplicate_key(exc: OperationFailure) -> bool:
 class AttendeeRepository:
     def __init__(self, collection: Collection) -> None:
         self.collection = collection
+        # a burst of registrations is a burst of inserts: concurrent ones go to the server as one insert_many
+        self._inserts = InsertBatcher(collection)
 
     async def ensure_indexes(self) -> None:
         # The one unique index besides _id. Tombstones keep a unique placeholder, so it needs no sparse option
@@ -63,7 +68,7 @@ class AttendeeRepository:
     async def insert(self, doc: Document, events: list[tuple[str, Envelope]]) -> None:
         """Insert a new attendee with its events; EmailTaken or IdTaken when a unique key is in use."""
         try:
-            await self.collection.insert_one({**doc, OUTBOX: outbox_entries(events)})
+            await self._inserts.insert({**doc, OUTBOX: outbox_entries(events)})
         except DuplicateKeyError:
             if await self.collection.find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
                 raise IdTaken(doc["_id"]) from None
