@@ -137,7 +137,9 @@ async def _exhibitor(client: httpx.AsyncClient, headers: dict[str, str], exhibit
     for title, filename, content_type, data in _materials(exhibitor):
         if title in have:
             continue
-        uploaded = await client.post(f"{API}/exhibitors/{exhibitor_id}/materials", headers=headers,
+        # the key makes a retried upload (after a timeout) land once
+        once = {**headers, "Idempotency-Key": f"demo-material-{exhibitor_id}-{filename}"}
+        uploaded = await client.post(f"{API}/exhibitors/{exhibitor_id}/materials", headers=once,
                                      data={"title": title}, files={"file": (filename, data, content_type)})
         _check(uploaded, f"material {filename}")
         counts["materials"] += 1

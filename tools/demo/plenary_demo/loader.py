@@ -16,15 +16,14 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from plenary_demo.population import PUBLISHED_ATTENDEES, generate_attendees
-
-ORGANISER_EMAIL = "organiser@wsis-demo.example.org"
+from plenary_demo.retrying import RetryingTransport
 
 
 class Progress:
@@ -90,6 +89,9 @@ async def load_attendees(client: httpx.AsyncClient, n: int, seed: int, concurren
     auth = {"Authorization": f"Bearer {organiser_token}"} if organiser_token else {}
     result = LoadResult()
     people = list(enumerate(generate_attendees(n, seed=seed)))
+    if organiser_token:  # person 0 is the organiser, registered by the bootstrap command
+        people = people[1:]
+        result.attendees += 1
     progress = Progress("attendees", len(people))
 
     async def register(item: tuple[int, dict[str, Any]]) -> bool:
@@ -125,31 +127,45 @@ async def load_attendees(client: httpx.AsyncClient, n: int, seed: int, concurren
     return result
 
 
-def organiser_token() -> str:
-    """Bootstrap (or re-use) the demo organiser with the registration service's operator command."""
+def local_registration_env() -> dict[str, str]:
+    """The registration service's environment in the local stack that `make up` starts."""
     from plenary_kit.stack.infra import FERRETDB_PORT, KAFKA_PORT
     from plenary_kit.stack.processes import HOST, StackPaths, ensure_keys, find_root, service_environment
 
     paths = StackPaths(find_root())
-    env = service_environment("registration", kafka_bootstrap=f"{HOST}:{KAFKA_PORT}",
-                              mongodb_uri=os.environ.get("MONGODB_URI", f"mongodb://{HOST}:{FERRETDB_PORT}/"),
-                              keys=ensure_keys(paths))
+    return service_environment("registration", kafka_bootstrap=f"{HOST}:{KAFKA_PORT}",
+                               mongodb_uri=os.environ.get("MONGODB_URI", f"mongodb://{HOST}:{FERRETDB_PORT}/"),
+                               keys=ensure_keys(paths))
+
+
+def organiser_token(person: Mapping[str, Any], env: Mapping[str, str] | None = None) -> str:
+    """Bootstrap (or re-use) the demo organiser with the registration service's operator command.
+
+    The organiser is a member of the population (person 0, as the Forum's secretariat were registered
+    participants too), so the loaded population, organiser included, has exactly the generated figures."""
     out = subprocess.run(
-        [sys.executable, "-m", "registration.cli", "bootstrap-organiser", "--email", ORGANISER_EMAIL,
-         "--name", "Forum Organiser", "--organisation", "WSIS Secretariat", "--access-ttl", "14400",
-         "--output", "token"],
-        env=env, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "registration.cli", "bootstrap-organiser", "--email", person["email"],
+         "--name", person["name"], "--country", person["country"], "--gender", person["gender"],
+         "--stakeholder-type", person["stakeholder_type"], "--organisation", person.get("organisation", ""),
+         "--access-ttl", "14400", "--output", "token"],
+        env=dict(env if env is not None else local_registration_env()), capture_output=True, text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"could not bootstrap the demo organiser: {out.stderr.strip() or out.stdout.strip()}")
     return out.stdout.strip()
 
 
-async def load(gateway: str, *, attendees: int, seed: int, concurrency: int, parts: list[str]) -> LoadResult:
+async def load(gateway: str, *, attendees: int, seed: int, concurrency: int, parts: list[str],
+               registration_env: Mapping[str, str] | None = None) -> LoadResult:
+    """Load the parts through the gateway. `registration_env` is the registration service's environment for the
+    organiser's bootstrap (default: the local stack's)."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-    async with httpx.AsyncClient(base_url=gateway, timeout=60, limits=limits) as client:
+    transport = RetryingTransport(httpx.AsyncHTTPTransport(limits=limits))
+    async with httpx.AsyncClient(base_url=gateway, timeout=60, transport=transport) as client:
         result = LoadResult()
-        token = organiser_token()
+        organiser = generate_attendees(attendees, seed=seed)[0]
+        token = await asyncio.to_thread(organiser_token, organiser, registration_env)
         if "attendees" in parts:
             result = await load_attendees(client, attendees, seed, concurrency, organiser_token=token)
         optional = {"sessions": ("plenary_demo.load_sessions", "load_sessions"),
