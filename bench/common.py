@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import statistics
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -104,7 +105,10 @@ class CPUMeter:
     def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = {name: [p for p in ps if p] for name, ps in pids.items()}
         self._before: dict[str, float] = {}
+        self._started = 0.0
+        self.elapsed = 0.0
         self.used: dict[str, float] = {}
+        self.idle: dict[str, float] = {}  # CPU seconds per second while nothing but the background runs
 
     @classmethod
     def for_stack(cls, infra: Any, stack: Any) -> CPUMeter:
@@ -128,17 +132,35 @@ class CPUMeter:
             out[name] = total
         return out
 
+    async def measure_idle(self, seconds: float = 5.0) -> None:
+        """What the components spend per second with no workload (pollers, consumers' fetches, heartbeats):
+        subtracted in `report`, so the figures are the workload's own cost whatever its rate."""
+        import asyncio
+
+        self.start()
+        await asyncio.sleep(seconds)
+        self.stop()
+        self.idle = {name: used / self.elapsed for name, used in self.used.items()}
+        self.used = {}
+
     def start(self) -> None:
         self._before = self._read()
+        self._started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         after = self._read()
+        self.elapsed = time.monotonic() - self._started
         self.used = {name: after[name] - self._before.get(name, 0.0) for name in after}
         return self.used
 
     def report(self, per: int, unit: str) -> None:
-        total = sum(self.used.values())
-        for name, seconds in sorted(self.used.items(), key=lambda kv: -kv[1]):
+        own = {name: max(0.0, used - self.idle.get(name, 0.0) * self.elapsed) for name, used in self.used.items()}
+        total = sum(own.values())
+        if self.idle:
+            figure("background CPU with no workload (subtracted below)",
+                   ", ".join(f"{name.split(' ')[0]} {rate * 100:.0f}%" for name, rate in self.idle.items()),
+                   "of a core")
+        for name, seconds in sorted(own.items(), key=lambda kv: -kv[1]):
             figure(f"CPU per {unit}: {name}", f"{seconds * 1000 / per:.2f}", "ms")
         figure(f"CPU per {unit}: all of the above", f"{total * 1000 / per:.2f} ms"
                f"  -> at most {per / total * (os.cpu_count() or 1):,.0f} {unit}s/s on {os.cpu_count()} cores"

@@ -69,6 +69,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._scan_requested = True  # the first pass scans: it picks up what an earlier process left behind
+        self._scan_was_full = False
         # collection name -> document id -> events that write stored (in write order)
         self._hints: dict[str, dict[Any, list[tuple[str, Envelope]]]] = {}
         # published but not yet pulled from their documents: (collection, doc id, entries), and their event ids
@@ -173,7 +174,10 @@ class OutboxRelay:
                     self._scan_requested = False
                     scanned = await self.drain_once()
                     published += scanned
-                    next_scan = 0.0 if scanned else time.monotonic() + self._poll
+                    # Scan again at once only when a batch was full (more is waiting). A scan during a burst
+                    # finds writes whose hints are on their way; rescanning for those would read the whole
+                    # collection over and over (on FerretDB every such query does).
+                    next_scan = 0.0 if self._scan_was_full else time.monotonic() + self._poll
                 self.healthy = True
                 delay = self._poll
                 if published:
@@ -207,6 +211,7 @@ class OutboxRelay:
     async def drain_once(self) -> int:
         """Publish one batch from every collection (a scan); return how many events went out."""
         total = 0
+        self._scan_was_full = False
         for collection in self._collections:
             found: list[tuple[Any, list[dict[str, Any]]]] = []
             async for doc in collection.find({f"{OUTBOX}.0": {"$exists": True}}, {OUTBOX: 1}):
@@ -215,6 +220,7 @@ class OutboxRelay:
                 if entries:
                     found.append((doc["_id"], entries))
                 if len(found) >= self._batch:
+                    self._scan_was_full = True
                     break
             total += await self._publish(collection, found)
         OUTBOX_PENDING.labels(service=self._service).set(len(self._published_ids))
