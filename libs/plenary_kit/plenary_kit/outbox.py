@@ -170,7 +170,11 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 published = await self.drain_hinted() if self._hints else 0
-                if self._scan_requested or time.monotonic() >= next_scan:
+                now = time.monotonic()
+                # The periodic scan (a safety net for lost hints) waits while hinted writes flow, up to ten
+                # periods: on FerretDB it reads the whole collection, and the hinted events would wait behind it.
+                quiet = now - self._last_publish >= CLEAR_WHEN_QUIET_SECONDS
+                if self._scan_requested or (now >= next_scan and (quiet or now >= next_scan + 9 * self._poll)):
                     self._scan_requested = False
                     scanned = await self.drain_once()
                     published += scanned
