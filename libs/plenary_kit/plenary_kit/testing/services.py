@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,3 +104,14 @@ class ServiceStack:
 
     async def astart(self, names: Iterable[str] | None = None, timeout: float = 90.0) -> None:
         await asyncio.to_thread(self.start, names, timeout)
+
+    async def organiser_token(self, email: str = "organiser@example.org", ttl_seconds: int = 14400) -> str:
+        """An organiser's access token, made as an operator makes one: the registration service's
+        `bootstrap-organiser` command, run with this stack's registration environment (database, keys)."""
+        command = [sys.executable, "-m", "registration.cli", "bootstrap-organiser", "--email", email,
+                   "--access-ttl", str(ttl_seconds), "--output", "token"]
+        done = await asyncio.to_thread(subprocess.run, command, env=dict(self.processes["registration"].environment()),
+                                       cwd=find_root(), capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"bootstrap-organiser failed: {done.stderr.strip()[-500:]}")
+        return done.stdout.strip()
