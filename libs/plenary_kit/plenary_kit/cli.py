@@ -1,9 +1,11 @@
 """`plenary`: the developer's command line.
 
-    plenary stack install             fetch Kafka's jars and build FerretDB into .plenary/cache (once)
+    plenary stack install             fetch Kafka's jars and build FerretDB into .plenary/cache (once); Chromium
+                                      and axe-core for the browser tests
     plenary stack up [--no-services]  install, start Kafka and FerretDB, create the topics, start the services
     plenary stack down                stop the services, FerretDB and Kafka
     plenary stack status              one line per component: pid, port, state
+    plenary stack mail [--last N]     the newest messages the local mail sink caught (sign-in codes, ...)
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+from plenary_kit.stack.browser import install_browser_tools
 from plenary_kit.stack.infra import install, local_infra, start_infra
+from plenary_kit.stack.mailsink import MailSink, MailStore, summarise
 from plenary_kit.stack.processes import (
+    HOST,
     SERVICES,
     ComponentStatus,
     StackError,
@@ -36,6 +41,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     paths = _paths()
     install(paths, auto_install=not args.no_apt)
     print(f"Kafka and FerretDB are installed in {paths.cache}.")
+    tools = install_browser_tools(paths, auto_install=not args.no_apt)
+    print(f"Browser tests: Chromium at {tools.chromium}, axe-core at {tools.axe}.")
     return 0
 
 
@@ -54,6 +61,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"Topics    {len(created)} created" + (f" (prefix {prefix!r})" if prefix else ""))
     if args.no_services:
         return 0
+    sink = MailSink(paths)
+    sink.start()
+    print(f"Mail sink {HOST}:{sink.port}  (the notifications service's e-mail lands in {sink.folder}; "
+          "read it with `plenary stack mail`)")
     services = start_services(paths, kafka_bootstrap=kafka.bootstrap, mongodb_uri=ferretdb.uri)
     for service in services:
         print(f"{service.name:<13} {service.url}  (log {service.log_file})")
@@ -83,18 +94,32 @@ def ensure_topics(bootstrap: str, prefix: str) -> list[str] | None:
 def cmd_down(args: argparse.Namespace) -> int:
     paths = _paths()
     stop_services(paths)
+    MailSink(paths).stop()
     kafka, ferretdb = local_infra(paths)
     ferretdb.stop()
     kafka.stop()
-    print("Stopped the services, FerretDB and Kafka.")
+    print("Stopped the services, the mail sink, FerretDB and Kafka.")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     paths = _paths()
     kafka, ferretdb = local_infra(paths)
-    rows: list[ComponentStatus] = [kafka.status(), ferretdb.status(), *service_statuses(paths)]
+    rows: list[ComponentStatus] = [kafka.status(), ferretdb.status(), MailSink(paths).status(),
+                                   *service_statuses(paths)]
     print(format_status(rows))
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    sink = MailSink(_paths())
+    files = MailStore(sink.folder).files()
+    if not files:
+        print(f"No mail yet in {sink.folder}.")
+        return 0
+    for path in files[-args.last:]:
+        message = summarise(path)
+        print(f"--- {path.name}\nTo: {message.to}\nSubject: {message.subject}\n\n{message.text}\n")
     return 0
 
 
@@ -116,12 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("up", cmd_up, "install, start Kafka and FerretDB, create topics, start the services"),
         ("down", cmd_down, "stop the services, FerretDB and Kafka"),
         ("status", cmd_status, "show what runs"),
+        ("mail", cmd_mail, "print the newest messages the local mail sink caught"),
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.set_defaults(func=func)
         if name in ("install", "up"):
             action.add_argument("--no-apt", action="store_true",
-                                help="never run apt-get for a missing java/mvn/go, even as root")
+                                help="never run apt-get for a missing tool (java, mvn, go, chromium, npm) as root")
+        if name == "mail":
+            action.add_argument("--last", type=int, default=5, help="how many of the newest messages (default 5)")
         if name == "up":
             action.add_argument("--no-services", action="store_true", help="start Kafka and FerretDB only")
     return parser

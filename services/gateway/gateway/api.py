@@ -1,15 +1,14 @@
-"""The gateway's own routes: the placeholder home page, live updates, page views and the status table.
-Everything else under /api/ is proxied (gateway/proxy.py)."""
+"""The gateway's own API routes: live updates, page views and the status table. Everything else under /api/ is
+proxied (gateway/proxy.py); the web pages come from plenary_web (mounted in gateway/app.py)."""
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from plenary_kit.kafka.publisher import Publisher
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,41 +48,6 @@ class PageView(BaseModel):
     model_config = ConfigDict(extra="forbid")
     page: str = Field(min_length=1, max_length=300, pattern=r"^/[^\s]*$",
                       description="The path of the page that was viewed, like /agenda", examples=["/agenda"])
-
-
-HOME = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Plenary</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}}
-code{{background:#f3f3f3;padding:0 .25rem}}</style></head>
-<body>
-<main>
-<h1>Plenary</h1>
-<p>An open-source platform for large virtual forums: registration, live sessions with Q&amp;A, a virtual
-exhibition, networking and live facts and figures. The web app comes soon; meanwhile:</p>
-<ul>
-<li><a href="/api/stats/facts">Facts and figures</a> (JSON), and their live stream:
-<a href="/api/live?channels=facts"><code>/api/live?channels=facts</code></a></li>
-<li><a href="/docs">The gateway's API documentation</a>; each service documents its own API under
-<code>/api/&lt;service&gt;/</code> ({services})</li>
-<li><a href="/api/status">Status of the services</a></li>
-</ul>
-</main>
-</body>
-</html>
-"""
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def home(request: Request) -> HTMLResponse:
-    gw = gateway(request)
-    principal = gw.guard.admit(request)
-    visitor = principal.sub if principal else anonymous_visitor(gw.guard.client_ip(request),
-                                                                request.headers.get("user-agent", ""))
-    gw.pageviews.record("/", visitor)
-    services = ", ".join(html.escape(name) for name in sorted(gw.upstreams.urls)) or "none configured"
-    return HTMLResponse(HOME.format(services=services))
 
 
 @router.post("/api/pageviews", status_code=202, summary="Count a page view (best effort)")

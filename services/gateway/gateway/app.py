@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
@@ -21,12 +22,16 @@ from plenary_kit.kafka import KafkaPublisher
 from plenary_kit.kafka.topics import ensure_topics
 from plenary_kit.logging import get_logger
 from plenary_kit.ratelimit import RateLimiter
+from plenary_web import install as install_web
+from plenary_web.context import TtlCache, WebContext
+from starlette.requests import HTTPConnection
 
 from gateway.api import Gateway, router
+from gateway.cookieauth import CookieAuthMiddleware, Refresher
 from gateway.feeds import FactsRelay, KafkaLiveFeed
 from gateway.guard import Guard
 from gateway.hub import LiveHub
-from gateway.pageviews import PageViewSink
+from gateway.pageviews import PageViewSink, anonymous_visitor
 from gateway.proxy import Proxy, Upstreams
 from gateway.settings import Settings
 
@@ -189,10 +194,26 @@ def build_app(
         log_level=settings.log_level,
     )
     app.state.gateway = gw
+    # public answers the pages show (agenda, hall, facts) are cached this long; 0 turns the cache off
+    web_cache = TtlCache(float(os.environ.get("GATEWAY_WEB_CACHE_SECONDS", "5")))
+    install_web(app, WebContext(clients=upstreams.clients, urls=upstreams.urls,
+                                record_pageview=pageview_recorder(gw), cache=web_cache))
+    app.add_middleware(CookieAuthMiddleware, refresh=Refresher(upstreams.clients.get("registration"),
+                                                               upstreams.urls.get("registration")))
     proxy = Proxy(upstreams, guard, buffer_body_bytes=settings.gateway_buffer_body_bytes)
     app.router.add_route("/api/{service}", proxy.__call__, methods=PROXY_METHODS, include_in_schema=False)
     app.router.add_route("/api/{service}/{path:path}", proxy.__call__, methods=PROXY_METHODS, include_in_schema=False)
     return app
+
+
+def pageview_recorder(gw: Gateway) -> Callable[[HTTPConnection, str, str | None], None]:
+    """Counts the pages the web app renders (best effort, like POST /api/pageviews)."""
+
+    def record(conn: HTTPConnection, page: str, visitor: str | None) -> None:
+        gw.pageviews.record(page, visitor or anonymous_visitor(gw.guard.client_ip(conn),
+                                                               conn.headers.get("user-agent", "")))
+
+    return record
 
 
 def __getattr__(name: str) -> Any:  # `uvicorn gateway.app:app` builds the app from the environment

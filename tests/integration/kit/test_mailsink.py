@@ -21,7 +21,7 @@ def _send(port: int, to: str, subject: str, text: str) -> None:
 
 def test_mail_sent_to_the_sink_can_be_read_back(tmp_path) -> None:
     sink = MailSink(StackPaths(tmp_path), port=free_ports(1)[0])
-    pid, started = sink.start(timeout=30)
+    _pid, started = sink.start(timeout=30)
     try:
         assert started and sink.status().state == "running"
         _send(sink.port, "ada@example.org", "Your sign-in code", "Your code is 123456.")

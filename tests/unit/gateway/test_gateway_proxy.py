@@ -254,11 +254,11 @@ async def test_status_reports_each_upstreams_readiness(client: httpx.AsyncClient
     assert {str(r.url) for r in upstream.requests} == {"http://registration.test/readyz", "http://stats.test/readyz"}
 
 
-async def test_home_page_is_a_placeholder_with_the_useful_links(client: httpx.AsyncClient) -> None:
+async def test_home_page_is_the_web_app(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    for text in ("<h1>Plenary</h1>", 'href="/api/stats/facts"', 'href="/docs"', "registration, stats"):
+    for text in ('<main id="main"', 'href="/agenda"', 'href="/facts"', 'href="/docs"', "/static/app.js"):
         assert text in response.text
 
 
