@@ -76,6 +76,7 @@ async def run_all(items: list[Any], worker: Callable[[Any], Awaitable[bool]], co
 class LoadResult:
     attendees: int = 0
     attendee_tokens: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     parts: dict[str, Any] = field(default_factory=dict)
 
@@ -113,7 +114,9 @@ async def load_attendees(client: httpx.AsyncClient, n: int, seed: int, concurren
             if response.status_code == 201:
                 result.attendees += 1
                 if index < keep_tokens:
-                    result.attendee_tokens.append(response.json()["access_token"])
+                    signed_in = response.json()
+                    result.attendee_tokens.append(signed_in["access_token"])
+                    result.refresh_tokens.append(signed_in["refresh_token"])
                 return True
             if response.status_code == 409:  # registered by an earlier, interrupted run without this key
                 result.attendees += 1
@@ -125,6 +128,24 @@ async def load_attendees(client: httpx.AsyncClient, n: int, seed: int, concurren
 
     await run_all(people, register, concurrency, progress)
     return result
+
+
+async def renew_tokens(client: httpx.AsyncClient, result: LoadResult) -> None:
+    """Exchange the kept refresh tokens for fresh access tokens (each refresh token works once: keep the new one)."""
+
+    gate = asyncio.Semaphore(16)  # as a few browsers would, not hundreds at once
+
+    async def renew(refresh: str) -> tuple[str, str] | None:
+        async with gate:
+            response = await client.post("/api/registration/token/refresh", json={"refresh_token": refresh})
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        return body["access_token"], body["refresh_token"]
+
+    renewed = [pair for pair in await asyncio.gather(*(renew(r) for r in result.refresh_tokens)) if pair]
+    result.attendee_tokens = [access for access, _ in renewed]
+    result.refresh_tokens = [refresh for _, refresh in renewed]
 
 
 def local_registration_env() -> dict[str, str]:
@@ -180,6 +201,8 @@ async def load(gateway: str, *, attendees: int, seed: int, concurrency: int, par
                 print(f"{part}: not part of this build yet; skipped", file=sys.stderr)
                 continue
             loader = getattr(module, function)
+            # access tokens live 15 minutes and a part may start long after the registrations: renew them first
+            await renew_tokens(client, result)
             result.parts[part] = await loader(client, token, seed, attendee_tokens=result.attendee_tokens)
         return result
 
