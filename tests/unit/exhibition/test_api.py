@@ -13,7 +13,9 @@ from plenary_kit.http import create_app
 from plenary_kit.idempotency import IdempotencyStore
 
 KEYS = generate_keypair()
-ISSUER = TokenIssuer(KEYS[0], issuer="plenary", audience="plenary")
+# the module's tokens are made at import (collection time) and used whenever the suite reaches these tests, which
+# in `make test` is after the browser, e2e and integration suites: they must outlive the whole run
+ISSUER = TokenIssuer(KEYS[0], issuer="plenary", audience="plenary", access_ttl_seconds=24 * 3600)
 
 
 def bearer(sub: str, roles: list[str], exhibitor_id: str | None = None) -> dict[str, str]:
