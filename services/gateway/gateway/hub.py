@@ -1,16 +1,24 @@
 """The in-memory fan-out of live events to SSE connections.
 
-Each event is serialised once into an SSE frame (`id: <replica>-<seq>`) that every matching connection shares;
-publishing appends a reference to each connection's bounded queue and wakes it, nothing more, so one process can
-feed 10,000 connections. A connection's task sends everything queued in one write. A connection whose queue is
-full (a client that does not read) is dropped: it may reconnect with Last-Event-ID and be replayed from the
-per-channel ring buffers, or, if those no longer reach back far enough, it receives a `reset` event and refetches.
+Each event is serialised once into an SSE frame (`id: <replica>-<seq>`) that every matching connection shares.
+Publishing appends that frame to each matching connection's bounded queue and notes the connections that have
+something new; one flush, scheduled right after (`loop.call_soon`), writes each such connection's queue in one
+write. The write is the connection's ASGI `send`, started by hand: it almost always completes without suspending
+(the socket takes the bytes), so fanning an event out to 10,000 connections costs 10,000 small writes and no task
+switch. Several events published before the flush runs (a batch from Kafka) go out together. Only a write that has
+to wait (the client's socket buffer is full) gets a task of its own to finish in; frames published meanwhile wait in
+the queue and follow in one write. A connection whose queue is full (a client that does not read) is dropped: it
+may reconnect with Last-Event-ID and be replayed from the per-channel ring buffers, or, if those no longer reach
+back far enough, it receives a `reset` event and refetches.
+
+A connection that no stream serves keeps its frames queued for `next_chunk()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -20,6 +28,7 @@ from plenary_kit.logging import get_logger
 from plenary_kit.problems import ProblemError
 
 from gateway import sse
+from gateway.connection import Connection
 from gateway.metrics import (
     EVENTS_FANNED_OUT,
     LIVE_REPLAYED,
@@ -30,81 +39,7 @@ from gateway.metrics import (
 
 log = get_logger("gateway.live")
 PING = sse.comment("ping")
-
-
-class Connection:
-    """One SSE client: its channels and a bounded queue of frames waiting to be written."""
-
-    __slots__ = (
-        "_items",
-        "_wake",
-        "channels",
-        "closed",
-        "dropped",
-        "expires_at",
-        "limit",
-        "reason",
-        "sending",
-        "task",
-    )
-
-    def __init__(self, channels: Iterable[str], *, limit: int, expires_at: float | None = None) -> None:
-        self.channels = tuple(channels)
-        self.limit = limit
-        self.expires_at = expires_at
-        self.closed = False
-        self.dropped = False
-        self.sending = False
-        self.reason = ""
-        self.task: asyncio.Task[object] | None = None
-        self._items: list[bytes] = []
-        self._wake = asyncio.Event()
-
-    @property
-    def pending(self) -> int:
-        return len(self._items)
-
-    def push(self, frame: bytes) -> bool:
-        """Queue a frame; False when the queue is full (the caller drops the connection)."""
-        if self.closed:
-            return True
-        if len(self._items) >= self.limit:
-            return False
-        self._items.append(frame)
-        if len(self._items) == 1:
-            self._wake.set()
-        return True
-
-    async def next_chunk(self) -> bytes | None:
-        """Everything queued, as one write; None once the connection is closed and drained."""
-        while not self._items:
-            if self.closed:
-                return None
-            self._wake.clear()
-            await self._wake.wait()
-        chunk = b"".join(self._items)
-        self._items.clear()
-        return chunk
-
-    def close(self, reason: str, final: bytes | None = None) -> None:
-        """End the stream after what is queued (plus `final`, e.g. a goodbye event)."""
-        if self.closed:
-            return
-        if final is not None:
-            self._items.append(final)
-        self.closed = True
-        self.reason = reason
-        self._wake.set()
-
-    def drop(self) -> None:
-        """Give up on a client that does not keep up: forget its queue, end its stream now."""
-        self._items.clear()
-        self.dropped = True
-        self.close("slow client")
-        if self.sending and self.task is not None:
-            self.task.cancel()  # it is blocked writing to a client that does not read
-
-
+FD_HEADROOM = 1024  # open files besides the SSE clients: upstream and Kafka connections, proxied requests, logs
 @dataclass
 class _Buffer:
     frames: deque[tuple[int, bytes]]
@@ -119,6 +54,7 @@ class LiveHub:
     max_buffered_channels: int = 50_000
     max_buffered_frames: int = 100_000
     max_connections: int = 20_000
+    flush_slice: int = 1000  # connections written in one go (about 10 ms) before the loop serves anything else
     clock: Callable[[], float] = time.time
     # channels whose every event is a whole snapshot (the facts): a new listener gets the latest at once
     snapshot_channels: frozenset[str] = frozenset({"facts"})
@@ -126,8 +62,13 @@ class LiveHub:
     connections: set[Connection] = field(default_factory=set)
     _subs: dict[str, set[Connection]] = field(default_factory=dict)
     _buffers: OrderedDict[str, _Buffer] = field(default_factory=OrderedDict)
+    _dirty: list[Connection] = field(default_factory=list)  # connections with frames to write at the next flush
+    _flush_scheduled: bool = False
     _evicted_upto: int = 0  # the highest seq held by a channel buffer that was evicted altogether
     _buffered_frames: int = 0
+
+    def __post_init__(self) -> None:
+        self.max_connections = fit_open_files_limit(self.max_connections)
 
     # -- subscribers -----------------------------------------------------------------------------------
     def connect(self, channels: list[str], *, last_event_id: str | None = None,
@@ -164,6 +105,27 @@ class LiveHub:
                 if not subs:
                     del self._subs[name]
         SSE_CONNECTIONS.set(len(self.connections))
+
+    def schedule_flush(self, conn: Connection) -> None:
+        """`conn` has frames to write: write them right after what runs now (with whatever else comes first)."""
+        self._dirty.append(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """One write per connection with something queued, `flush_slice` connections at a time: between two
+        slices the event loop serves everything else (proxied requests, the Kafka feed)."""
+        batch = self._dirty[:self.flush_slice]
+        del self._dirty[:self.flush_slice]
+        try:
+            for conn in batch:
+                conn.flush()
+        finally:
+            if self._dirty:
+                asyncio.get_running_loop().call_soon(self.flush)
+            else:
+                self._flush_scheduled = False
 
     def subscribers(self, channel: str) -> int:
         return len(self._subs.get(channel, ()))
@@ -278,6 +240,26 @@ class LiveHub:
     def _reset(self, reason: str) -> bytes:
         LIVE_RESETS.inc()
         return sse.frame(b'{"reason":"' + reason.encode() + b'"}', event="reset", id=self.last_id)
+
+
+def fit_open_files_limit(connections: int) -> int:
+    """Raise this process's open-files limit (up to the hard limit) so that it can hold `connections` SSE clients
+    besides its other files; returns how many connections fit (fewer, with a warning, when the hard limit is too
+    low: the hub then answers 503 at capacity instead of the server failing to accept sockets)."""
+    wanted = connections + FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError) as exc:
+            log.warning("open_files_limit_not_raised", wanted=wanted, error=str(exc))
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return connections
+    fits = max(1, soft - FD_HEADROOM)
+    log.warning("live_connections_capped", wanted=connections, open_files_limit=soft, max_connections=fits)
+    return fits
 
 
 def _json_list(items: Iterable[str]) -> bytes:

@@ -9,7 +9,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.hub import Connection, LiveHub
+from gateway.connection import Connection
+from gateway.hub import LiveHub
 
 RETRY_MS = 2000
 HEADERS = [
@@ -20,8 +21,9 @@ HEADERS = [
 
 
 class LiveStream(Response):
-    """One task per connection: wait for queued frames, write them in one `send`, repeat. A second, idle task
-    waits for the client's disconnect. Nothing else runs per connection."""
+    """The stream's task writes the headers and what was queued at connect (replay, `ready`), then hands its
+    writer to the hub, whose flush writes later frames directly (see gateway/hub.py), and waits for the end. A
+    second, idle task waits for the client's disconnect. Nothing else runs per connection."""
 
     media_type = "text/event-stream"
 
@@ -36,23 +38,22 @@ class LiveStream(Response):
         conn = self.conn
         conn.task = asyncio.current_task()
         watcher = asyncio.create_task(_watch_disconnect(receive, conn))
+
+        async def write(chunk: bytes) -> None:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            first = f"retry: {RETRY_MS}\n: connected\n\n".encode()
-            await send({"type": "http.response.body", "body": first, "more_body": True})
-            while (chunk := await conn.next_chunk()) is not None:
-                conn.sending = True
-                try:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                finally:
-                    conn.sending = False
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await write(f"retry: {RETRY_MS}\n: connected\n\n".encode())
+            await conn.serve(write, self.hub.schedule_flush)
+            if not conn.dropped:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            # Dropped (a client that does not read): returning without completing the response makes the server
+            # close the socket (uvicorn logs one line about it).
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not conn.dropped or (task is not None and task.uncancel() > 0):
                 raise
-            # Dropped while blocked writing to a client that does not read: returning without completing the
-            # response makes the server close the socket (uvicorn logs one line about it).
         except OSError:
             pass  # the client went away mid-write
         finally:

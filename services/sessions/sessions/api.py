@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sessions.bootstrap import SessionsService
 from sessions.domain import STATUSES, require_moderator, viewer_zone
-from sessions.handlers import AgendaFilter, session_view, speaker_view
+from sessions.handlers import AgendaFilter
 from sessions.seats import seat_summary
+from sessions.views import session_view, speaker_view
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 ICS = "text/calendar; charset=utf-8"

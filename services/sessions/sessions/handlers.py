@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
 
-from plenary_events.reference import SESSION_TYPE_LABELS, is_country
+from plenary_events.reference import is_country
 from plenary_events.registration import AttendeeCancelled, AttendeeErased, AttendeeRegistered, AttendeeUpdated
 from plenary_events.sessions import (
     AGENDA,
@@ -48,8 +48,8 @@ from sessions.domain import (
 )
 from sessions.repository import Doc, new_id
 from sessions.seats import Seats
+from sessions.views import session_view, speaker_snapshot
 
-SPEAKER_FIELDS = ("name", "title", "organisation", "country", "gender", "bio")
 SNAPSHOT_FIELDS = ("title", "description", "type", "track", "starts_at", "ends_at", "language", "capacity",
                    "speaker_ids", "moderator_ids", "closed", "status")
 
@@ -97,7 +97,15 @@ class Agenda:
         if key and (existing := await self.repo.get_session(new_id("ses", key))):
             raise ProblemError(409, f"A session with key {key!r} exists already ({existing['_id']}).",
                                session_id=existing["_id"])
-        await self._check_panel(None, starts, ends, fields["speaker_ids"], fields["moderator_ids"])
+        async with self.repo.panel_locks.hold([*fields["speaker_ids"], *fields["moderator_ids"]]):
+            return await self._create_session(fields, key, starts, ends)
+
+    async def _create_session(self, fields: dict[str, Any], key: str | None, starts: Any, ends: Any) -> Doc:
+        """Under the booking locks of the panel: no one else books these people between the check and the insert.
+        A retried create (same key) that finds its own first attempt done is no clash: the insert answers 409
+        with the session's id, as for any existing key."""
+        own_id = new_id("ses", key) if key else None
+        await self._check_panel(own_id, starts, ends, fields["speaker_ids"], fields["moderator_ids"])
         now = self.ctx.now()
         doc: Doc = {
             "_id": new_id("ses", key), **fields, "starts_at": starts, "ends_at": ends, "status": "scheduled",
@@ -140,12 +148,15 @@ class Agenda:
             merged = {**session, **update}
             starts, ends = as_utc(merged["starts_at"]), as_utc(merged["ends_at"])
             check_times(starts, ends)
-            if any(n in update for n in ("starts_at", "ends_at", "speaker_ids", "moderator_ids")):
-                await self._check_panel(session_id, starts, ends, merged["speaker_ids"], merged["moderator_ids"])
-            update["updated_at"] = self.ctx.now()
-            merged.update(update)
-            event = self.ctx.event(AGENDA, SessionUpdated(**snapshot(merged)), session_id)
-            if await self.repo.update_session(session_id, session["version"], update, [event]):
+            books = any(n in update for n in ("starts_at", "ends_at", "speaker_ids", "moderator_ids"))
+            async with self.repo.panel_locks.hold([*merged["speaker_ids"], *merged["moderator_ids"]] if books else []):
+                if books:
+                    await self._check_panel(session_id, starts, ends, merged["speaker_ids"], merged["moderator_ids"])
+                update["updated_at"] = self.ctx.now()
+                merged.update(update)
+                event = self.ctx.event(AGENDA, SessionUpdated(**snapshot(merged)), session_id)
+                stored = await self.repo.update_session(session_id, session["version"], update, [event])
+            if stored:
                 self.ctx.notify()
                 if "capacity" in update and update["capacity"] != session.get("capacity"):
                     await self.seats.set_capacity(session_id, update["capacity"])
@@ -337,13 +348,14 @@ class Agenda:
         return updated
 
     async def remove_speaker(self, speaker_id: str) -> None:
-        speaker = await self.speaker_or_404(speaker_id)
-        booked = [s for s in await self.repo.sessions_of_people([speaker_id]) if s["status"] != CANCELLED]
-        if booked:
-            raise ProblemError(409, f"{speaker['name']} is still on the panel of '{booked[0]['title']}'; take them "
-                                    "off the sessions first.", session_ids=[s["_id"] for s in booked])
-        event = self.ctx.event(AGENDA, SpeakerRemoved(speaker_id=speaker_id), speaker_id)
-        await self.repo.update_speaker(speaker_id, {"removed": True, "updated_at": self.ctx.now()}, [event])
+        async with self.repo.panel_locks.hold([speaker_id]):  # nobody books them while they are being removed
+            speaker = await self.speaker_or_404(speaker_id)
+            booked = [s for s in await self.repo.sessions_of_people([speaker_id]) if s["status"] != CANCELLED]
+            if booked:
+                raise ProblemError(409, f"{speaker['name']} is still on the panel of '{booked[0]['title']}'; take "
+                                        "them off the sessions first.", session_ids=[s["_id"] for s in booked])
+            event = self.ctx.event(AGENDA, SpeakerRemoved(speaker_id=speaker_id), speaker_id)
+            await self.repo.update_speaker(speaker_id, {"removed": True, "updated_at": self.ctx.now()}, [event])
         self.ctx.notify()
 
     async def speaker_or_404(self, speaker_id: str) -> Doc:
@@ -391,54 +403,3 @@ class Agenda:
             await self.repo.update_speaker(speaker["_id"], {"attendee_id": None, "email": None}, [published])
         await self.repo.delete_person(attendee_id)
         self.ctx.notify()
-
-
-def speaker_snapshot(doc: Doc) -> dict[str, Any]:
-    return {"speaker_id": doc["_id"], **{k: doc.get(k) or "" for k in SPEAKER_FIELDS},
-            "attendee_id": doc.get("attendee_id")}
-
-
-def speaker_view(doc: Doc, *, organiser: bool = False) -> Doc:
-    view = {"speaker_id": doc["_id"], "key": doc.get("key"), **{k: doc.get(k) or "" for k in SPEAKER_FIELDS},
-            "attendee_id": doc.get("attendee_id"), "registered": bool(doc.get("attendee_id"))}
-    if organiser:
-        view["email"] = doc.get("email")
-    return view
-
-
-def _in_zone(value: Any, zone: tzinfo) -> str:
-    return as_utc(value).astimezone(zone).isoformat()
-
-
-def session_view(session: Doc, speakers: dict[str, Doc], zone: tzinfo, status: str) -> Doc:
-    def person(pid: str) -> Doc:
-        doc = speakers.get(pid)
-        if doc is None:
-            return {"speaker_id": pid, "name": ""}
-        return {"speaker_id": pid, "name": doc.get("name", ""), "title": doc.get("title", ""),
-                "organisation": doc.get("organisation", ""), "country": doc.get("country", "")}
-
-    return {
-        "session_id": session["_id"],
-        "key": session.get("key"),
-        "title": session["title"],
-        "description": session.get("description", ""),
-        "type": session["type"],
-        "type_label": SESSION_TYPE_LABELS.get(session["type"], session["type"]),
-        "track": session.get("track", ""),
-        "organiser": session.get("organiser", ""),
-        "starts_at": _in_zone(session["starts_at"], zone),
-        "ends_at": _in_zone(session["ends_at"], zone),
-        "timezone": str(zone),
-        "language": session.get("language", "en"),
-        "capacity": session.get("capacity"),
-        "closed": bool(session.get("closed")),
-        "tags": session.get("tags", {}),
-        "speakers": [person(p) for p in session.get("speaker_ids", [])],
-        "moderators": [person(p) for p in session.get("moderator_ids", [])],
-        "status": status,
-        "premoderation": bool(session.get("premoderation")),
-        "has_recording": bool(session.get("recording_url")) and status == ENDED,
-        "recording_url": session.get("recording_url") if status == ENDED else None,
-        "version": session.get("version", 1),
-    }

@@ -25,6 +25,8 @@ from plenary_kit.outbox import OUTBOX
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from sessions.panel_locks import PanelLocks
+
 Doc = dict[str, Any]
 
 OUTBOX_COLLECTIONS = ("sessions", "speakers", "enrolments", "attendance", "live_counts", "questions")
@@ -53,6 +55,7 @@ class Repository:
         self.people = db["people"]
         self.idempotency = db["idempotency"]
         self.locks = KeyedLocks()
+        self.panel_locks = PanelLocks(db["panel_locks"])  # who is booked where changes one booking at a time
 
     def outbox_collections(self) -> list[Any]:
         """The collections whose documents carry an outbox, for the relay (its writes take the same locks)."""

@@ -2,7 +2,8 @@
 
 What the use cases rely on must hold on both: guarded updates with dotted array positions (`queue.0`), `$pop`,
 `$pull` and `$addToSet` with guards, unique primary keys, and no lost updates when many writes hit one document at
-once (FerretDB 1.24 does not apply an update atomically by itself: the repository's per-document locks must).
+once (FerretDB 1.24 does not apply an update atomically by itself: the repository's per-document locks must), and
+booking locks that admit one holder per person at a time, in this process and across processes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from datetime import UTC, datetime
 
 import pytest
 from plenary_kit.mongo import open_client
+from plenary_kit.problems import ProblemError
 from plenary_kit.testing.memory import memory_database
+from sessions.panel_locks import PanelLocks
 from sessions.repository import Repository
 
 pytestmark = pytest.mark.integration
@@ -92,3 +95,40 @@ async def test_no_lost_updates_under_concurrency(repo: Repository) -> None:
     await asyncio.gather(*(vote(n) for n in range(40)))
     q = await repo.get_question("s", "q")
     assert q is not None and q["votes"] == 40 and len(q["voters"]) == 40
+
+
+async def test_booking_locks_hold_people_one_holder_at_a_time(repo: Repository) -> None:
+    locks, leases = repo.panel_locks, repo.db["panel_locks"]
+    order: list[str] = []
+
+    async def book(name: str, people: list[str], pause: float) -> None:
+        async with locks.hold(people):
+            order.append(f"{name} in")
+            await asyncio.sleep(pause)
+            order.append(f"{name} out")
+
+    # two panels sharing one person, named in different orders: one after the other, no deadlock
+    await asyncio.gather(book("one", ["spk-b", "spk-a"], 0.05), book("two", ["spk-a", "spk-c"], 0))
+    assert order == ["one in", "one out", "two in", "two out"]
+    assert await leases.count_documents({}) == 0  # every lease given back
+
+    # another process (its own in-process locks) holding a lease: wait for it, or give up with a 503
+    other = PanelLocks(leases, wait_seconds=0.3)
+    async with locks.hold(["spk-d"]):
+        with pytest.raises(ProblemError) as busy:
+            async with other.hold(["spk-d"]):
+                pass
+    assert busy.value.status == 503 and busy.value.headers == {"Retry-After": "1"}
+    releasing = asyncio.create_task(book("three", ["spk-d"], 0.1))
+    await asyncio.sleep(0.02)
+    async with other.hold(["spk-d"]):
+        order.append("other in")
+    await releasing
+    assert order[-3:] == ["three in", "three out", "other in"]
+
+    # a lease left behind by a process that died is taken over once it has expired
+    await leases.insert_one({"_id": "spk-e", "owner": "crashed", "expires_at": NOW})
+    async with locks.hold(["spk-e"]):
+        held = await leases.find_one({"_id": "spk-e"})
+        assert held is not None and held["owner"] != "crashed"
+    assert await leases.count_documents({}) == 0

@@ -194,3 +194,33 @@ async def test_erasure_from_registration_is_applied(stack: Stack) -> None:
     items = (await stack.client.get(f"/sessions/{sid}/questions", headers=stack.organiser)).json()["items"]
     assert items[0]["question_id"] == qid and items[0]["author_id"] is None
     assert (await stack.client.get(f"/sessions/{sid}/enrolment", headers=nxt)).json()["state"] == "seated"
+
+
+async def test_two_organisers_booking_one_speaker_at_the_same_instant_cannot_both_succeed(stack: Stack) -> None:
+    r = await stack.client.post("/sessions/speakers", json={"name": "Ana Busy"}, headers=stack.organiser)
+    speaker = r.json()["speaker_id"]
+    now = datetime.now(UTC) + timedelta(days=1)
+
+    def slot(minutes: int) -> dict[str, str]:
+        start = now + timedelta(minutes=minutes)
+        return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()}
+
+    # new sessions, all overlapping, each with the same speaker, sent at once by two organisers
+    bodies = [{"title": f"Parallel panel {i}", "type": "thematic-workshop", "speaker_ids": [speaker], **slot(10 * i)}
+              for i in range(6)]
+    created = await asyncio.gather(*(stack.client.post("/sessions", json=body, headers=stack.headers(
+        f"org-{i % 2}", "organiser")) for i, body in enumerate(bodies)))
+    assert sorted(r.status_code for r in created) == [201, 409, 409, 409, 409, 409], [r.text for r in created]
+    refused = [r.json()["detail"] for r in created if r.status_code == 409]
+    assert all("Ana Busy" in d and "Parallel panel" in d and "overlaps" in d for d in refused), refused
+
+    # two existing sessions at overlapping times, the speaker added to both at once
+    first, second = [(await stack.client.post("/sessions", json={"title": f"Later panel {i}", "type": "ceremony",
+                                                                 **slot(180 + 30 * i)}, headers=stack.organiser))
+                     .json()["session_id"] for i in range(2)]
+    edited = await asyncio.gather(*(stack.client.patch(f"/sessions/{sid}", json={"speaker_ids": [speaker]},
+                                                       headers=stack.headers(f"org-{i}", "organiser"))
+                                    for i, sid in enumerate([first, second])))
+    assert sorted(r.status_code for r in edited) == [200, 409], [r.text for r in edited]
+    booked = (await stack.client.get(f"/sessions?speaker={speaker}&page_size=50")).json()["items"]
+    assert len(booked) == 2  # one of the six, and one of the later two

@@ -183,6 +183,70 @@ async def test_connections_end_when_their_token_expires_and_others_get_a_ping() 
     assert await expiring.next_chunk() is None and expiring not in hub.connections
 
 
+async def test_a_served_connection_gets_events_written_for_it_in_order_one_write_per_flush() -> None:
+    hub = LiveHub(replica_id="r1", queue_size=10)
+    conn = hub.connect(["session:s1"])
+    writes: list[bytes] = []
+    held = asyncio.Event()
+    hold_next = False
+
+    async def write(chunk: bytes) -> None:
+        writes.append(chunk)
+        if hold_next:  # this client's socket is full: the write waits until it reads
+            await held.wait()
+
+    serving = asyncio.create_task(conn.serve(write, hub.schedule_flush))
+    await asyncio.sleep(0)
+    assert [e["event"] for e in frames(writes.pop().decode())] == ["ready"]
+    for n in (1, 2, 3):  # published together (a batch from Kafka): one write
+        publish(hub, ["session:s1"], n)
+    await asyncio.sleep(0)
+    assert [e["data"] for e in frames(writes.pop().decode())] == ['{"n": 1}', '{"n": 2}', '{"n": 3}']
+    assert conn.task is serving and not writes
+
+    hold_next = True
+    publish(hub, ["session:s1"], 4)
+    await asyncio.sleep(0)
+    assert conn.sending and len(writes) == 1  # the write of 4 waits for the client
+    hold_next = False
+    for n in (5, 6):
+        publish(hub, ["session:s1"], n)
+    await asyncio.sleep(0)
+    assert len(writes) == 1 and conn.pending == 2  # queued behind the waiting write, not written past it
+    held.set()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert [[e["data"] for e in frames(w.decode())] for w in writes] == [['{"n": 4}'], ['{"n": 5}', '{"n": 6}']]
+    assert not conn.sending and conn.pending == 0
+
+    conn.close("test", b"event: bye\ndata: {}\n\n")  # the stream ends after writing what is left
+    await asyncio.wait_for(serving, 5)
+    assert writes[-1] == b"event: bye\ndata: {}\n\n"
+
+
+async def test_a_large_flush_is_written_in_slices_and_each_connection_still_gets_every_frame_once_in_order() -> None:
+    hub = LiveHub(replica_id="r1", flush_slice=2)
+    writes: dict[int, list[str]] = {i: [] for i in range(5)}
+
+    def writer(i: int):
+        async def write(chunk: bytes) -> None:
+            writes[i].extend(e["data"] for e in frames(chunk.decode()) if e.get("event") != "ready")
+        return write
+
+    conns = [hub.connect(["session:s1"]) for _ in range(5)]
+    serving = [asyncio.create_task(c.serve(writer(i), hub.schedule_flush)) for i, c in enumerate(conns)]
+    await asyncio.sleep(0)
+    publish(hub, ["session:s1"], 1)
+    await asyncio.sleep(0)  # the first slice went out
+    assert sum(bool(w) for w in writes.values()) == 2
+    publish(hub, ["session:s1"], 2)  # while the rest of the first flush still waits
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert all(w == ['{"n": 1}', '{"n": 2}'] for w in writes.values()), writes
+    hub.close_all()
+    await asyncio.gather(*serving)
+
+
 # -- feeds ------------------------------------------------------------------------------------------------------
 
 async def test_a_kafka_record_reaches_the_connections_of_its_channel() -> None:
