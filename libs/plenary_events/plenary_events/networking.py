@@ -1,7 +1,8 @@
 """Events of the networking service.
 
 Topics:
-- `networking.conversations` (key = conversation id): a conversation started, a member was added or left.
+- `networking.conversations` (key = conversation id): a conversation started, a member was added or left, a
+  member read it up to a message (read markers).
 - `networking.messages` (key = conversation id): a message was sent. Short retention: the message text rides here
   for live delivery only; the service's database is the record (and erasure acts there).
 - `networking.meetings` (key = meeting id, or slot id for speaker availability): meeting requests and their answers,
@@ -73,6 +74,20 @@ class ConversationMemberLeft(EventData):
     member_ids: list[str]  # the members who stay
     recipient_ids: list[str]  # the members who stay, and the one who left (their other tabs)
     left_at: datetime
+
+
+@registry.register("org.plenary.networking.conversation.read.v1", topic=CONVERSATIONS)
+class ConversationRead(EventData):
+    """A member read the conversation up to a message (`up_to`) and every message before it (message ids sort by
+    time). Markers only move forward. Goes live to the reader's own tabs (to clear the unread badge everywhere);
+    notifications leave the messages it covers out of the "new messages while you were away" email."""
+
+    conversation_id: str
+    attendee_id: str  # the reader
+    up_to: str  # a message id of the conversation
+    up_to_sent_at: datetime  # when that message was sent
+    read_at: datetime
+    recipient_ids: list[str]  # [attendee_id]
 
 
 # -- messages (topic networking.messages, key = conversation id) ----------------------------------------------------

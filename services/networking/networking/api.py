@@ -98,6 +98,13 @@ async def send(request: Request, caller: Caller, conversation_id: str, body: dom
     return _created(*await _net(request).send(caller, conversation_id, body, idempotency_key))
 
 
+@router.post("/conversations/{conversation_id}/read",
+             summary="Mark the conversation read up to a message (default: the newest); markers only move forward")
+async def mark_read(request: Request, caller: Caller, conversation_id: str,
+                    body: domain.MarkRead | None = None) -> Any:
+    return await _net(request).mark_read(caller, conversation_id, body or domain.MarkRead())
+
+
 # -- blocks and reports ---------------------------------------------------------------------------------------------
 @router.get("/blocks", summary="The people you blocked")
 async def blocks(request: Request, caller: Caller) -> Any:

@@ -8,6 +8,9 @@ from pydantic import Field
 
 class Settings(ServiceSettings):
     service_name: str = "networking"
+    # Messages hand their events to the outbox relay directly (no scan); other writes ask for a scan. The idle scan
+    # only picks up what a crash left behind, and on FerretDB it reads every outbox collection whole: rarely.
+    outbox_poll_seconds: float = 30.0
 
     # Conversations: a group has at most this many members (its starter included).
     conversation_member_limit: int = Field(default=50, ge=2)

@@ -15,6 +15,8 @@ Documents (collections of the service's own database):
   withdrawn), `_outbox`.
 - calendars: one per person: `entries` (meeting, slot and booking times the person is committed to) and `version`
   (optimistic concurrency: a reservation is one compare-and-set, so two accepts never double-book a person).
+- reads: read markers, `_id` = "<conversation id>|<attendee id>": `up_to` (the last message read; ids sort by time),
+  `up_to_sent_at`, `read_at`, `_outbox`. Only ever moved forward.
 - blocks: `_id` = "<blocker>:<blocked>". reports: reporter_id, reported_id, category, details, evidence, `_outbox`.
 - sessions, enrolments: the projection of the sessions service's agenda and enrolment events (whose schedule holds
   which session when), for the clash check.
@@ -175,6 +177,12 @@ class AddMembers(Command):
 
 class SendMessage(Command):
     text: str
+
+
+class MarkRead(Command):
+    """Read up to this message (and every earlier one); without it, up to the newest message."""
+
+    up_to: str | None = Field(default=None, description="A message id of the conversation")
 
 
 class FileReport(Command):

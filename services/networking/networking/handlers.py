@@ -28,7 +28,7 @@ Clock = Callable[[], datetime]
 
 class Networking:
     def __init__(self, repo: NetworkingRepository, settings: Settings, *,
-                 notify: Callable[[], None] = lambda: None, clock: Clock = domain.now_ms) -> None:
+                 notify: Callable[..., None] = lambda *args, **kwargs: None, clock: Clock = domain.now_ms) -> None:
         self.repo = repo
         self.settings = settings
         self.notify = notify
@@ -233,10 +233,12 @@ class Networking:
                                   author_name=author_name, text=text, sent_at=now, recipient_ids=recipients)
         message = {"_id": message_id, "conversation_id": conversation_id, "author_id": caller.sub, "text": text,
                    "sent_at": now, "dedupe": dedupe}
-        stored = await self.repo.insert_message(message, [self.event(events.MESSAGES, sent, conversation_id)])
+        pending = [self.event(events.MESSAGES, sent, conversation_id)]
+        stored = await self.repo.insert_message(message, pending)
         created = stored["_id"] == message_id
         if created:
-            self.notify()
+            # the relay publishes these events from this one document by its id, without scanning the messages
+            self.notify(message_id, pending, collection=self.repo.messages.name)
             await self.repo.touch(conversation_id, now)
         return domain.message_view(stored, await self.people([caller.sub])), created
 
@@ -253,6 +255,30 @@ class Networking:
             following = docs[-1]["_id"]
         people = await self.people([d.get("author_id") for d in docs])
         return {"items": [domain.message_view(d, people) for d in docs], "next_cursor": following}
+
+    async def mark_read(self, caller: Principal, conversation_id: str, cmd: domain.MarkRead) -> dict[str, Any]:
+        """Move the caller's read marker to a message (default: the newest). Published as ConversationRead, so the
+        caller's other tabs clear the badge and no "while you were away" email mentions those messages."""
+        await self.member_of(caller, conversation_id)
+        if cmd.up_to is not None:
+            message = await self.repo.message(cmd.up_to)
+            if message is None or message["conversation_id"] != conversation_id:
+                raise ProblemError(422, f"'up_to' names no message of this conversation ('{cmd.up_to}'); use the "
+                                        f"id of a message you were shown in it.")
+        else:
+            message = await self.repo.newest_message(conversation_id)
+        if message is not None:
+            now, sent_at = self.clock(), domain.as_utc(message["sent_at"])
+            read = events.ConversationRead(conversation_id=conversation_id, attendee_id=caller.sub,
+                                           up_to=message["_id"], up_to_sent_at=sent_at, read_at=now,
+                                           recipient_ids=[caller.sub])
+            fields = {"up_to": message["_id"], "up_to_sent_at": sent_at, "read_at": now}
+            if await self.repo.advance_read(conversation_id, caller.sub, fields,
+                                            [self.event(events.CONVERSATIONS, read, conversation_id)]):
+                self.notify()
+        marker = await self.repo.read_marker(conversation_id, caller.sub) or {}
+        return {"conversation_id": conversation_id, "up_to": marker.get("up_to"),
+                "read_at": domain.iso(marker.get("read_at"))}
 
     # -- blocks -----------------------------------------------------------------------------------------------------
     async def block(self, caller: Principal, attendee_id: str) -> dict[str, Any]:

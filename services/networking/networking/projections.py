@@ -82,6 +82,7 @@ class Projections:
                                   [self.net.event(events.CONVERSATIONS, left, conversation_id)], erased=True)
         await self.repo.forget_author(attendee_id)
         await self.repo.forget_blocks(attendee_id)
+        await self.repo.forget_reads(attendee_id)
         await self.repo.forget_reports(attendee_id)
         await self.repo.forget_schedule(attendee_id)
         await self._erase_meetings(attendee_id, now)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from plenary_kit.envelope import Envelope
+from plenary_kit.mongo import find_by_ids
 from plenary_kit.outbox import OUTBOX, outbox_entries, outbox_push
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -94,10 +95,11 @@ class NetworkingRepository:
         self.sessions = db["sessions"]
         self.enrolments = db["enrolments"]
         self.speakers = db["speakers"]
+        self.reads = db["reads"]
 
     @property
     def outbox_collections(self) -> list[Any]:
-        return [self.conversations, self.messages, self.reports]
+        return [self.conversations, self.messages, self.reports, self.reads]
 
     async def ensure_indexes(self) -> None:
         await self.people.create_index([("directory", ASCENDING), ("sort_name", ASCENDING), ("_id", ASCENDING)],
@@ -112,6 +114,7 @@ class NetworkingRepository:
         await self.reports.create_index([("reported_id", ASCENDING)], name="reported")
         await self.enrolments.create_index([("attendee_id", ASCENDING)], name="attendee")
         await self.speakers.create_index([("attendee_id", ASCENDING)], name="attendee")
+        await self.reads.create_index([("attendee_id", ASCENDING)], name="reader")
 
     # -- people (projection of registration events) --------------------------------------------------------------
     async def put_person(self, attendee_id: str, at: datetime, fields: Document, *, registered: bool) -> bool:
@@ -144,7 +147,7 @@ class NetworkingRepository:
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        return {doc["_id"]: doc async for doc in self.people.find({"_id": {"$in": wanted}})}
+        return {doc["_id"]: doc for doc in await find_by_ids(self.people, wanted)}
 
     async def directory(self, query: domain.DirectoryQuery, *, after: tuple[str, str] | None,
                         limit: int) -> list[Document]:
@@ -244,6 +247,33 @@ class NetworkingRepository:
                                                  {"$set": {"author_id": None, "author_removed": True}})
         return int(result.modified_count)
 
+    async def newest_message(self, conversation_id: str) -> Document | None:
+        docs = await self.messages_of(conversation_id, before=None, limit=1, hide_authors=[])
+        return docs[0] if docs else None
+
+    # -- read markers ---------------------------------------------------------------------------------------------
+    async def advance_read(self, conversation_id: str, member: str, fields: Document, events: Events) -> bool:
+        """Move the member's read marker forward to `fields["up_to"]` (with its events); False when it is there or
+        further already (a marker never moves back)."""
+        marker_id = f"{conversation_id}|{member}"
+        doc = {"conversation_id": conversation_id, "attendee_id": member, **fields}
+        if await self.reads.find_one({"_id": marker_id}, {"_id": 1}) is None:
+            try:
+                await insert_with_events(self.reads, {"_id": marker_id, **doc}, events)
+                return True
+            except Taken:
+                pass  # a concurrent first read: compare with it below
+        result = await self.reads.update_one({"_id": marker_id, "up_to": {"$lt": fields["up_to"]}},
+                                             update_doc(doc, events=events))
+        return bool(result.modified_count)
+
+    async def read_marker(self, conversation_id: str, member: str) -> Document | None:
+        doc: Document | None = await self.reads.find_one({"_id": f"{conversation_id}|{member}"}, HIDDEN)
+        return doc
+
+    async def forget_reads(self, attendee_id: str) -> None:
+        await self.reads.delete_many({"attendee_id": attendee_id})
+
     # -- blocks ---------------------------------------------------------------------------------------------------
     async def block(self, blocker: str, blocked: str, at: datetime) -> bool:
         """True when this is a new block."""
@@ -269,7 +299,7 @@ class NetworkingRepository:
         ids = [f"{c}:{author}" for c in candidates if c != author]
         if not ids:
             return set()
-        return {doc["blocker_id"] async for doc in self.blocks.find({"_id": {"$in": ids}})}
+        return {doc["blocker_id"] for doc in await find_by_ids(self.blocks, ids)}
 
     async def forget_blocks(self, attendee_id: str) -> None:
         await self.blocks.delete_many({"$or": [{"blocker_id": attendee_id}, {"blocked_id": attendee_id}]})

@@ -18,6 +18,7 @@ from plenary_kit.logging import get_logger
 
 from notifications.commands import Commands
 from notifications.delivery import Deliverer, UnsubscribeLinks
+from notifications.digests import DigestScheduler, DigestStore
 from notifications.directory import Directory
 from notifications.domain import Lane
 from notifications.handlers import EventHandlers
@@ -31,6 +32,7 @@ from notifications.settings import Settings
 Clock = Callable[[], datetime]
 log = get_logger("notifications")
 LIVE_BATCHES_KEPT = timedelta(hours=1)  # then only their ids are kept (see LivePushes.prune)
+DIGEST_LEDGER_KEPT = timedelta(days=8)  # longer than the messages topic keeps a message (a week)
 
 
 class Relay(Protocol):
@@ -71,6 +73,8 @@ class Notifications:
     commands: Commands
     workers: dict[Lane, EmailLaneWorker]
     scheduler: ReminderScheduler
+    digests: DigestStore
+    digest_scheduler: DigestScheduler
     relay: Relay
     outbox_collections: list[Any] = field(default_factory=list)
 
@@ -80,6 +84,7 @@ class Notifications:
         await self.directory.ensure_indexes()
         await self.queue.ensure_indexes()
         await self.reminders.ensure_indexes()
+        await self.digests.ensure_indexes()
 
 
 def bootstrap(
@@ -98,6 +103,7 @@ def bootstrap(
     directory = Directory(db["attendees"], db["sessions"], db["questions"])
     queue = EmailQueue(db, batch_size=settings.email_batch_size)
     reminders = ReminderStore(db["reminders"])
+    digests = DigestStore(db)
     outbox_collections = [announcements.c, live.batches, queue.dead]
     relay = relay_factory(outbox_collections)
 
@@ -126,10 +132,16 @@ def bootstrap(
     scheduler = ReminderScheduler(reminders, directory, deliverer, poll_seconds=settings.reminder_poll_seconds,
                                   batch_size=settings.announcement_batch_size,
                                   lease_seconds=settings.reminder_lease_seconds, clock=clock)
+    digest_scheduler = DigestScheduler(digests, directory, deliverer, delay_seconds=settings.message_digest_seconds,
+                                       forum_name=settings.forum_name,
+                                       poll_seconds=settings.message_digest_poll_seconds,
+                                       lease_seconds=settings.message_digest_lease_seconds, clock=clock)
     handlers = EventHandlers(deliverer=deliverer, directory=directory, reminders=reminders,
                              announcements=announcements, inbox=inbox, live=live, preferences=preferences,
-                             queue=queue, forum_name=settings.forum_name, reminder_lead=lead,
+                             queue=queue, digests=digests, forum_name=settings.forum_name, reminder_lead=lead,
                              confirm_within=timedelta(hours=settings.registration_confirmation_max_age_hours),
+                             digest_delay=timedelta(seconds=settings.message_digest_seconds),
+                             digest_max_age=timedelta(hours=settings.message_digest_max_age_hours),
                              announcement_batch_size=settings.announcement_batch_size,
                              on_reminders=scheduler.wake, clock=clock)
     commands = Commands(inbox=inbox, preferences=preferences, announcements=announcements, unsubscribe=links,
@@ -137,7 +149,8 @@ def bootstrap(
     return Notifications(settings=settings, inbox=inbox, live=live, preferences=preferences,
                          announcements=announcements, state=state, directory=directory, queue=queue,
                          reminders=reminders, deliverer=deliverer, handlers=handlers, commands=commands,
-                         workers=workers, scheduler=scheduler, relay=relay, outbox_collections=outbox_collections)
+                         workers=workers, scheduler=scheduler, digests=digests, digest_scheduler=digest_scheduler,
+                         relay=relay, outbox_collections=outbox_collections)
 
 
 class Background:
@@ -153,10 +166,12 @@ class Background:
         for worker in self.service.workers.values():
             worker.start()
         self.service.scheduler.start()
+        self.service.digest_scheduler.start()
         self._tasks.append(asyncio.create_task(self._prune(), name="notifications:prune"))
 
     async def stop(self) -> None:
         await self.service.scheduler.stop()
+        await self.service.digest_scheduler.stop()
         await asyncio.gather(*(w.stop() for w in self.service.workers.values()))
         for task in self._tasks:
             task.cancel()
@@ -182,5 +197,8 @@ class Background:
                 removed = await self.service.live.prune(self._clock() - LIVE_BATCHES_KEPT)
                 if removed:
                     log.info("live_records_pruned", count=removed)
+                forgotten = await self.service.digests.prune(self._clock() - DIGEST_LEDGER_KEPT)
+                if forgotten:
+                    log.info("digest_ledger_pruned", count=forgotten)
             except Exception as exc:
                 log.warning("live_prune_failed", error=str(exc)[:300])

@@ -139,11 +139,11 @@ WIRED_IN_HANDLERS: dict[str, tuple[str, str]] = {
     "org.plenary.sessions.enrolment.enrolled.v1": ("session_reminder", "the person's schedule: reminded"),
     "org.plenary.sessions.enrolment.promoted.v1": ("session_reminder", "the person's schedule: reminded"),
     "org.plenary.sessions.enrolment.withdrawn.v1": ("session_reminder", "out of the schedule: not reminded"),
+    "org.plenary.networking.message.sent.v1": ("messages_unread", "each recipient but the author: queued for their "
+                                                                  "digest (digests.py)"),
+    "org.plenary.networking.conversation.read.v1": ("messages_unread", "the reader: what they read leaves the "
+                                                                       "digest"),
 }
-
-# Follow-up: "new messages while you are away" (kind messages_unread, template ready). MessageSent exists, but
-# nothing yet says who is away or what they have read (no presence or read-marker events); with one of them, a
-# digest keeps unread messages per person and emails one summary per quiet period, not one email per message.
 
 # Topics the handlers read for projections and their own notices.
 HANDLER_TOPICS: dict[str, tuple[str, ...]] = {
@@ -151,6 +151,7 @@ HANDLER_TOPICS: dict[str, tuple[str, ...]] = {
     "registration": (rev.ATTENDEES,),
     "sessions": (sev.AGENDA, sev.ENROLMENTS, sev.QA),
     "announcements": (nev.ANNOUNCEMENTS,),
+    "networking": (nwev.MESSAGES, nwev.CONVERSATIONS),
 }
 
 

@@ -11,13 +11,14 @@ nothing the second time. Nothing here talks to SMTP or waits for it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from plenary_events.notifications import SOURCE, NotificationDelivered, user_channel
 from plenary_events.registry import registry
@@ -50,8 +51,8 @@ class UnsubscribeLinks:
         return digest.hexdigest()[:32]
 
     async def url(self, attendee_id: str, kind: str) -> str:
-        query = urlencode({"a": attendee_id, "k": kind, "s": await self.signature(attendee_id, kind)})
-        return f"{self._base}/api/notifications/unsubscribe?{query}"
+        signature = await self.signature(attendee_id, kind)  # hex; kinds are plain words
+        return f"{self._base}/api/notifications/unsubscribe?a={quote(attendee_id, safe='')}&k={kind}&s={signature}"
 
     async def verify(self, attendee_id: str, kind: str, signature: str) -> bool:
         return hmac.compare_digest(await self.signature(attendee_id, kind), signature)
@@ -105,6 +106,11 @@ class Deliverer:
             return report
         overrides = await self.preferences.for_many([r.attendee_id for r in recipients])
         now = self._clock()
+        # subject and summary (inbox, live) now; the email itself is rendered when it is sent. Rendered once per
+        # distinct value of the recipient fields they use: once for an announcement to 15,000 people, once per
+        # time zone for a session's reminders.
+        keys = self.renderer.headline_keys(notice.kind)
+        headlines: dict[tuple[Any, ...], Any] = {}
         inbox_docs: list[dict[str, Any]] = []
         live_events: dict[str, dict[str, Any]] = {}
         messages: list[dict[str, Any]] = []
@@ -119,8 +125,11 @@ class Deliverer:
             unsubscribe_url = None
             if email and EMAIL not in kind.mandatory:
                 unsubscribe_url = await self.unsubscribe.url(person.attendee_id, notice.kind)
-            # subject and summary now (inbox, live); the email itself is rendered when it is sent
-            rendered = self.renderer.render(notice.kind, notice.context, recipient=person, link=notice.link)
+            key = (person.attendee_id,) if keys is None else tuple(getattr(person, f) for f in sorted(keys))
+            rendered = headlines.get(key)
+            if rendered is None:
+                rendered = headlines[key] = self.renderer.render(notice.kind, notice.context, recipient=person,
+                                                                 link=notice.link)
             if INBOX in channels:
                 inbox_docs.append({"_id": nid, "key": notice.key, "attendee_id": person.attendee_id,
                                    "kind": notice.kind, "title": rendered.subject, "body": rendered.summary,
@@ -137,18 +146,31 @@ class Deliverer:
                 messages.append({"_id": nid, "attendee_id": person.attendee_id, "to_name": person.name,
                                  "to_address": person.email, "timezone": person.timezone,
                                  "unsubscribe_url": unsubscribe_url})
-        # Email first: its worker can start while the inbox and live documents are written.
-        if messages:
-            content = {"context": notice.context, "link": notice.link, "reason": reason,
-                       "expires_at": notice.expires_at}
-            report.email = await self.queue.enqueue(kind.lane, notice.key, notice.kind, messages, now,
-                                                    content=content)
-            if report.email:
-                self._on_email(kind.lane)
-        if inbox_docs:
-            report.inbox = len(await self.inbox.add(inbox_docs))
-        if live_events:
-            report.live = await self.live.push(notice.key, live_events, now)
-            if report.live:
-                self._on_live()
+        # The channels are separate collections: written at the same time, their round trips overlap (and the
+        # email worker starts as soon as its part is queued). A failure fails the delivery, whose redelivery
+        # writes what is missing.
+        content = {"context": notice.context, "link": notice.link, "reason": reason, "expires_at": notice.expires_at}
+        report.email, report.inbox, report.live = await asyncio.gather(
+            self._email(kind.lane, notice, messages, now, content), self._inbox(inbox_docs),
+            self._live(notice.key, live_events, now))
         return report
+
+    async def _email(self, lane: Lane, notice: Notice, messages: list[dict[str, Any]], now: datetime,
+                     content: dict[str, Any]) -> int:
+        if not messages:
+            return 0
+        queued = await self.queue.enqueue(lane, notice.key, notice.kind, messages, now, content=content)
+        if queued:
+            self._on_email(lane)
+        return queued
+
+    async def _inbox(self, docs: list[dict[str, Any]]) -> int:
+        return len(await self.inbox.add(docs)) if docs else 0
+
+    async def _live(self, key: str, events: dict[str, dict[str, Any]], now: datetime) -> int:
+        if not events:
+            return 0
+        pushed = await self.live.push(key, events, now)
+        if pushed:
+            self._on_live()
+        return pushed

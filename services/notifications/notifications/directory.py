@@ -18,15 +18,18 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
+import pymongo
+from plenary_kit.mongo import find_by_ids
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from notifications.domain import Recipient, SegmentRule
-from notifications.repository import find_by_ids
 
 Doc = dict[str, Any]
 ACTIVE, CANCELLED, ERASED = "active", "cancelled", "erased"
 APPLIED_KEEP = 50  # event ids remembered per document
+BY_ID_AT_ONCE = 16  # people looked up concurrently
+SEGMENT_READ_SECONDS = 120.0  # one read of a whole segment (15,000 people) may take longer than a usual query
 PERSON_FIELDS = {"name": 1, "email": 1, "timezone": 1, "roles": 1, "region": 1, "stakeholder_type": 1,
                  "status": 1, "exhibitor_id": 1}
 
@@ -137,7 +140,14 @@ class Directory:
 
     async def recipients(self, attendee_ids: Sequence[str]) -> list[Recipient]:
         """The active people among these ids, in the order given (unknown, cancelled and erased people are out)."""
-        docs = {d["_id"]: d for d in await find_by_ids(self.attendees, attendee_ids, PERSON_FIELDS)}
+        # by `_id`, a few at a time: the directory holds every attendee, which `$in` would read whole on FerretDB
+        # (a reminder's page of a thousand people took longer than a query may)
+        wanted = list(dict.fromkeys(attendee_ids))
+        docs: dict[str, Doc] = {}
+        for start in range(0, len(wanted), BY_ID_AT_ONCE):
+            chunk = wanted[start:start + BY_ID_AT_ONCE]
+            docs.update((d["_id"], d) for d in await find_by_ids(self.attendees, chunk, PERSON_FIELDS,
+                                                                 one_by_one_below=len(chunk) + 1))
         return [_recipient(docs[a]) for a in dict.fromkeys(attendee_ids)
                 if a in docs and docs[a].get("status") == ACTIVE]
 
@@ -175,7 +185,8 @@ class Directory:
                 return
         if after is not None:
             query["_id"] = {"$gt": after}
-        docs = await self.attendees.find(query, PERSON_FIELDS).sort("_id", ASCENDING).to_list(None)
+        with pymongo.timeout(SEGMENT_READ_SECONDS):  # FerretDB reads the whole collection: slow on a busy machine
+            docs = await self.attendees.find(query, PERSON_FIELDS).sort("_id", ASCENDING).to_list(None)
         for start in range(0, len(docs), batch_size):
             page = docs[start:start + batch_size]
             chosen = [_recipient(d) for d in page if rule.matches(d, sessions_of.get(d["_id"], ()))]

@@ -261,3 +261,61 @@ def retry_delay(attempt: int, base_seconds: float, max_seconds: float, salt: str
 
 def should_retry(attempts: int, max_attempts: int, permanent: bool) -> bool:
     return not permanent and attempts < max_attempts
+
+
+# ------------------------------------------------------------------------------------------------------------
+# New messages while away (a digest per person)
+# ------------------------------------------------------------------------------------------------------------
+
+SNIPPET_CHARS = 160  # of each message, in the digest email
+DIGEST_LISTED = 10  # messages listed in a digest (the newest); the rest are counted
+REMOVED_PARTICIPANT = "Removed participant"
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The start of a message on one line, cut at a word with an ellipsis when longer than `limit`."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[:limit - 1]
+    if " " in cut[limit // 2:]:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def is_read(message_id: str, marker: str | None) -> bool:
+    """A read marker covers its message and every earlier one (message ids sort by time)."""
+    return marker is not None and message_id <= marker
+
+
+def digest_item_id(attendee_id: str, message_id: str) -> str:
+    """The one record of one message for one person (the same on every redelivery)."""
+    return notification_id(f"message:{message_id}", attendee_id)
+
+
+def digest_key(attendee_id: str, round_id: str) -> str:
+    """The notice of one digest: a person's digest rounds each have their own id."""
+    return f"messages_unread:{attendee_id}:{round_id}"
+
+
+def digest_context(items: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Template variables and link of a digest of unread messages: how many, from whom (the most recent first),
+    in how many conversations, and the newest DIGEST_LISTED messages, oldest first."""
+    ordered = sorted(items, key=lambda i: (i["sent_at"], i["message_id"]))
+    senders: list[str] = []
+    for item in reversed(ordered):
+        name = item.get("author_name") or REMOVED_PARTICIPANT
+        if name not in senders:
+            senders.append(name)
+    conversations = list(dict.fromkeys(i["conversation_id"] for i in ordered))
+    listed = ordered[-DIGEST_LISTED:]
+    context = {
+        "count": len(ordered),
+        "senders": senders,
+        "conversations": len(conversations),
+        "messages": [{"author": i.get("author_name") or REMOVED_PARTICIPANT, "text": i.get("snippet", ""),
+                      "sent_at": i["sent_at"], "conversation": i.get("conversation_title")} for i in listed],
+        "more": len(ordered) - len(listed),
+    }
+    link = f"/messages/{conversations[0]}" if len(conversations) == 1 else "/messages"
+    return context, link

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from plenary_events import networking as nwev
 from plenary_events import notifications as nev
 from plenary_events import registration as rev
 from plenary_events import sessions as sev
@@ -21,8 +22,9 @@ from plenary_kit.logging import get_logger
 
 from notifications.catalogue import Route, routes_for
 from notifications.delivery import Deliverer
+from notifications.digests import DigestStore
 from notifications.directory import Directory
-from notifications.domain import EMAIL, Notice, Recipient, SegmentRule, to_ms
+from notifications.domain import EMAIL, KINDS, Notice, Recipient, SegmentRule, digest_item_id, is_read, snippet, to_ms
 from notifications.outbound import EmailQueue
 from notifications.reminders import ReminderStore
 from notifications.repository import Announcements, Inbox, LivePushes, Preferences
@@ -49,9 +51,12 @@ class EventHandlers:
         live: LivePushes,
         preferences: Preferences,
         queue: EmailQueue,
+        digests: DigestStore,
         forum_name: str,
         reminder_lead: timedelta,
         confirm_within: timedelta = timedelta(days=2),
+        digest_delay: timedelta = timedelta(minutes=5),
+        digest_max_age: timedelta = timedelta(days=1),
         announcement_batch_size: int = 1000,
         on_reminders: Callable[[], None] = lambda: None,
         clock: Clock = lambda: datetime.now(UTC),
@@ -61,6 +66,8 @@ class EventHandlers:
         self.reminders = reminders
         self.announcements = announcements
         self.inbox, self.live, self.preferences, self.queue = inbox, live, preferences, queue
+        self.digests = digests
+        self.digest_delay, self.digest_max_age = digest_delay, digest_max_age
         self.forum_name = forum_name
         self.lead = reminder_lead
         self.confirm_within = confirm_within
@@ -82,6 +89,10 @@ class EventHandlers:
             sev.QuestionAsked: self.question_seen,
             sev.QuestionApproved: self.question_seen,
             nev.AnnouncementPublished: self.announcement_published,
+            nwev.MessageSent: self.message_sent,
+            nwev.ConversationRead: self.conversation_read,
+            nwev.ConversationStarted: self.conversation_started,
+            nwev.ConversationMemberLeft: self.member_left,
         }
 
     async def __call__(self, event: DecodedEvent) -> None:
@@ -138,6 +149,7 @@ class EventHandlers:
         await self.inbox.erase(attendee_id)
         await self.preferences.erase(attendee_id)
         await self.queue.erase(attendee_id)
+        await self.digests.erase(attendee_id)
         log.info("attendee_erased", attendee_id=attendee_id)
 
     # -- sessions ------------------------------------------------------------------------------------------------
@@ -226,6 +238,51 @@ class EventHandlers:
         await self.announcements.progress(data.announcement_id, cursor=None, recipients=total, status="sent",
                                           now=self._clock())
         log.info("announcement_sent", announcement_id=data.announcement_id, recipients=total)
+
+    # -- messages while away --------------------------------------------------------------------------------------
+    async def message_sent(self, event: DecodedEvent) -> None:
+        """Queue the message for the next "while you were away" digest of each recipient who has not read it and
+        gets that email; the author, writing, has evidently read the conversation up to here."""
+        data = event.data
+        assert isinstance(data, nwev.MessageSent)
+        now = self._clock()
+        await self.digests.read(data.conversation_id, data.author_id, data.message_id, now)
+        if now - _utc(data.sent_at) > self.digest_max_age:
+            return  # an old message read again (a replay of the topic): nobody is away from it any more
+        others = [r for r in dict.fromkeys(data.recipient_ids) if r != data.author_id]
+        ids = {r: digest_item_id(r, data.message_id) for r in others}
+        seen = await self.digests.seen(list(ids.values()))
+        markers = await self.digests.markers(data.conversation_id, others)
+        waiting = [r for r in others if ids[r] not in seen and not is_read(data.message_id, markers.get(r))]
+        overrides = await self.preferences.for_many(waiting)
+        kind = KINDS["messages_unread"]
+        emailed = [r for r in waiting if EMAIL in kind.channels_for(overrides.get(r, {}).get(kind.name))]
+        people = await self.directory.recipients(emailed)
+        if not people:
+            return
+        title = await self.digests.title(data.conversation_id)
+        item = {"conversation_id": data.conversation_id, "conversation_title": title, "message_id": data.message_id,
+                "author_id": data.author_id, "author_name": data.author_name, "snippet": snippet(data.text),
+                "sent_at": _utc(data.sent_at), "received_at": now}
+        await self.digests.add([{"_id": ids[p.attendee_id], "attendee_id": p.attendee_id, **item} for p in people],
+                               now, now + self.digest_delay)
+
+    async def conversation_read(self, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, nwev.ConversationRead)
+        await self.digests.read(data.conversation_id, data.attendee_id, data.up_to, self._clock())
+
+    async def conversation_started(self, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, nwev.ConversationStarted)
+        if data.title:
+            await self.digests.put_title(data.conversation_id, data.title)
+
+    async def member_left(self, event: DecodedEvent) -> None:
+        data = event.data
+        assert isinstance(data, nwev.ConversationMemberLeft)
+        if data.attendee_id:
+            await self.digests.left(data.conversation_id, data.attendee_id)
 
     # -- the catalogue's rows ------------------------------------------------------------------------------------
     async def route(self, route: Route, event: DecodedEvent) -> None:

@@ -29,7 +29,6 @@ import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from email.message import Message
 from typing import Any
 
 from plenary_events.notifications import SOURCE, EmailDeadLettered
@@ -41,8 +40,9 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from notifications.domain import Lane, Recipient, retry_delay, should_retry
-from notifications.mail import EmailSender, SendFailure, compose
-from notifications.rendering import Renderer
+from notifications.mail import EmailSender, RawEmail, SendFailure, compose
+from notifications.polling import Poller
+from notifications.rendering import EmailPlan, Renderer
 from notifications.repository import Ledger, batch_id
 
 Doc = dict[str, Any]
@@ -204,7 +204,7 @@ class EmailQueue:
                 await collection.update_one({"_id": doc["_id"]}, {"$set": {"messages": kept}})
 
 
-class EmailLaneWorker:
+class EmailLaneWorker(Poller):
     """Sends one lane's queue: claims due batches and hands their messages to SMTP `concurrency` at a time."""
 
     def __init__(
@@ -226,6 +226,8 @@ class EmailLaneWorker:
         poll_seconds: float = 1.0,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(poll_seconds)
+        self.name = f"email:{lane.value}"
         self.lane = lane
         self.queue = queue
         self.sender = sender
@@ -238,11 +240,7 @@ class EmailLaneWorker:
         self._max_attempts = max_attempts
         self._backoff, self._backoff_max = backoff_seconds, backoff_max_seconds
         self._lease = timedelta(seconds=lease_seconds)
-        self._poll = poll_seconds
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._last_recovery: datetime | None = None
         self._paused_until: datetime | None = None
         self._pause = timedelta(seconds=0)
@@ -252,40 +250,9 @@ class EmailLaneWorker:
     def paused_until(self) -> datetime | None:
         return self._paused_until
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=f"email:{self.lane.value}")
-
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await super().stop()
         await self.sender.close()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                handled = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("email_worker_pass_failed", lane=self.lane.value, error=str(exc)[:300])
-                handled = 0
-            if handled:
-                continue  # more may be due
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
     async def run_once(self) -> int:
         """One pass: requeue batches whose worker died, then send the due batches (a few at a time, their
@@ -319,7 +286,10 @@ class EmailLaneWorker:
         if await self.queue.finished_before(batch_id):  # finished, then the worker died before the delete
             await self.queue.drop(self.lane, batch_id)
             return 0
-        outcomes = await asyncio.gather(*(self._send(batch, m) for m in batch["messages"]))
+        content = batch["content"]
+        plan = self.renderer.email_plan(batch["kind"], content.get("context") or {}, link=content.get("link"),
+                                        reason=content.get("reason"))
+        outcomes = await asyncio.gather(*(self._send(batch, m, plan) for m in batch["messages"]))
         failures = [f for f in outcomes if f is not None]
         if failures and len(failures) == len(outcomes) and all(f.unreachable for f in failures):
             await self._server_away(batch, failures[0])
@@ -364,24 +334,21 @@ class EmailLaneWorker:
         log.warning("email_server_away", lane=self.lane.value, pause_seconds=self._pause.total_seconds(),
                     reason=failure.reason)
 
-    def _message(self, batch: Doc, message: Doc) -> Message:
-        content = batch["content"]
+    def _message(self, batch: Doc, message: Doc, plan: EmailPlan) -> RawEmail:
         recipient = Recipient(attendee_id=message["attendee_id"], name=message.get("to_name") or "",
                               email=message["to_address"], timezone=message.get("timezone"))
-        rendered = self.renderer.render(batch["kind"], content.get("context") or {}, recipient=recipient,
-                                        link=content.get("link"), email=True,
-                                        unsubscribe_url=message.get("unsubscribe_url"), reason=content.get("reason"))
+        rendered = plan.render(recipient, message.get("unsubscribe_url"))
         return compose({**message, "kind": batch["kind"], "queued_at": batch["queued_at"],
                         "subject": rendered.subject, "text": rendered.text, "html": rendered.html},
                        sender=self._from, reply_to=self._reply_to)
 
-    async def _send(self, batch: Doc, message: Doc) -> SendFailure | None:
+    async def _send(self, batch: Doc, message: Doc, plan: EmailPlan) -> SendFailure | None:
         expires_at = batch["content"].get("expires_at")
         if expires_at is not None and _utc(expires_at) <= self._clock():
             return SendFailure("expired before it could be sent", permanent=True)
         async with self._slots:
             try:
-                await self.sender.send(self._message(batch, message))
+                await self.sender.send(self._message(batch, message, plan))
                 return None
             except asyncio.CancelledError:
                 raise

@@ -15,7 +15,6 @@ cancelled session cancels it; someone who withdraws is simply no longer enrolled
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from notifications.delivery import Deliverer
 from notifications.directory import Directory
 from notifications.domain import Notice, reminder_due, reminder_is_stale, reminder_key, to_ms
+from notifications.polling import Poller
 
 Doc = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -104,7 +104,9 @@ class ReminderStore:
         return dict(doc) if doc else None
 
 
-class ReminderScheduler:
+class ReminderScheduler(Poller):
+    name = "reminders"
+
     def __init__(
         self,
         store: ReminderStore,
@@ -114,61 +116,38 @@ class ReminderScheduler:
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         batch_size: int = 1000,
+        parallel: int = 4,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__(poll_seconds)
+        self._parallel = max(1, parallel)
         self.store = store
         self.directory = directory
         self.deliverer = deliverer
-        self._poll = poll_seconds
         self._lease = timedelta(seconds=lease_seconds)
         self._batch = batch_size
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="reminders")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                fired = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("reminder_pass_failed", error=str(exc)[:300])
-                fired = 0
-            if fired:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
 
     async def run_once(self) -> int:
-        """Claim and deliver the reminders due now; returns how many sessions' reminders were claimed."""
-        now = self._clock()
-        claimed = 0
-        for doc in await self.store.due(now, limit=100):
-            taken = await self.store.claim(doc, now, now + self._lease)
-            if taken is not None:
-                claimed += 1
+        """Claim and deliver the reminders due now, `parallel` sessions at a time (sessions that start together
+        fall due together: their database reads and writes overlap); returns how many were claimed."""
+        slots = asyncio.Semaphore(self._parallel)
+
+        async def claim_and_fire(doc: Doc) -> bool:
+            async with slots:
+                now = self._clock()
+                taken = await self.store.claim(doc, now, now + self._lease)  # the lease starts when its turn comes
+                if taken is None:
+                    return False  # another scheduler has it
                 await self._fire(taken)
-        return claimed
+                return True
+
+        due = await self.store.due(self._clock(), limit=100)
+        outcomes = await asyncio.gather(*(claim_and_fire(d) for d in due), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.warning("reminder_failed", error=repr(outcome)[:300])  # its lease runs out: tried again then
+        return sum(1 for o in outcomes if o is True)
 
     async def _fire(self, reminder: Doc) -> None:
         now = self._clock()

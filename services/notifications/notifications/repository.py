@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from plenary_kit.mongo import find_by_ids
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -53,18 +54,6 @@ async def insert_new(collection: Any, docs: Sequence[Doc]) -> list[Any]:
             except DuplicateKeyError:
                 pass
         return inserted
-
-
-async def find_by_ids(collection: Any, ids: Sequence[Any], projection: Doc | None = None,
-                      *, one_by_one_below: int = 24) -> list[Doc]:
-    """The documents with these `_id`s. A few ids are read one by one (an `_id` lookup is an index lookup
-    everywhere); many in one `$in` query (one pass over the collection even where `$in` is not indexed)."""
-    if not ids:
-        return []
-    if len(ids) < one_by_one_below:
-        docs = [await collection.find_one({"_id": i}, projection) for i in dict.fromkeys(ids)]
-        return [dict(d) for d in docs if d is not None]
-    return [dict(d) for d in await collection.find({"_id": {"$in": list(ids)}}, projection).to_list(None)]
 
 
 class Ledger:

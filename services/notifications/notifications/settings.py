@@ -42,6 +42,14 @@ class Settings(ServiceSettings):
     reminder_poll_seconds: float = 1.0
     reminder_lease_seconds: float = 60.0
 
+    # "New messages while you were away": a person's unread messages are emailed together this long after the
+    # first of them arrived (unless read meanwhile), so a conversation means one email, not one per message.
+    message_digest_seconds: float = 300.0
+    message_digest_poll_seconds: float = 1.0
+    message_digest_lease_seconds: float = 60.0
+    # Messages older than this when read (a replay of the topic) are not emailed about.
+    message_digest_max_age_hours: float = 24.0
+
     # Registrations older than this when read (a replay of the topic) get no confirmation.
     registration_confirmation_max_age_hours: float = 48.0
 

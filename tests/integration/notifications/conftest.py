@@ -19,6 +19,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiosmtpd.controller import Controller
+from networking.app import build_app as build_networking
+from networking.config import Settings as NetworkingSettings
 from notifications.app import build_app
 from notifications.settings import Settings
 from plenary_events import registration as rev
@@ -144,6 +146,23 @@ class Stack:
                 return (await client.get("/readyz")).status_code == 200
 
             await eventually(ready, timeout=60)
+            yield client
+
+    @asynccontextmanager
+    async def networking(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The networking service (its own database, the same topics), whose message and read-marker events the
+        notifications service reads."""
+        settings = NetworkingSettings(
+            kafka_bootstrap_servers=self.infra.kafka_bootstrap, mongodb_uri=self.infra.mongodb_uri,
+            mongodb_database=f"{self.database}_networking", plenary_topic_prefix=self.prefix,
+            jwt_public_key=self.keys[1], outbox_poll_seconds=0.2)
+        async with serve_app(build_networking(settings)) as url, \
+                httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, timeout=90)
             yield client
 
     def token(self, attendee_id: str, roles: tuple[str, ...] = ("attendee",)) -> dict[str, str]:

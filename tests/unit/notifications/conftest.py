@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from email.message import EmailMessage, Message
+from email.message import EmailMessage
 from email.policy import default
 from typing import Any
 
@@ -17,8 +17,9 @@ import pytest
 from notifications.api import router
 from notifications.bootstrap import Notifications, bootstrap
 from notifications.domain import Lane
-from notifications.mail import SendFailure
+from notifications.mail import RawEmail, SendFailure
 from notifications.settings import Settings
+from plenary_events import networking as nwev
 from plenary_events import registration as rev
 from plenary_events import sessions as sev
 from plenary_events.notifications import ANNOUNCEMENTS, DELIVERED, EMAIL_DLQ
@@ -54,7 +55,7 @@ class FakeSender:
     attempts: int = 0
     closed: bool = False
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: RawEmail) -> None:
         self.attempts += 1
         if self.failures:
             raise self.failures.pop(0)
@@ -166,6 +167,29 @@ class Harness:
 
     async def seat(self, session_id: str, attendee_id: str) -> None:
         await self.handle(sev.EnrolmentSeated(session_id=session_id, attendee_id=attendee_id, at=self.clock()))
+
+    def message(self, n: int, author: str, to: list[str], text: str, conversation: str = "dm_1",
+                author_name: str | None = None) -> nwev.MessageSent:
+        """Message number `n` (ids sort by n, like networking's time-ordered ids), sent now."""
+        return nwev.MessageSent(message_id=f"msg_{n:04d}", conversation_id=conversation, author_id=author,
+                                author_name=author_name or f"Amina Diallo {author[1:]}", text=text,
+                                sent_at=self.clock(), recipient_ids=[author, *to])
+
+    def read(self, n: int, reader: str, conversation: str = "dm_1") -> nwev.ConversationRead:
+        return nwev.ConversationRead(conversation_id=conversation, attendee_id=reader, up_to=f"msg_{n:04d}",
+                                     up_to_sent_at=self.clock(), read_at=self.clock(), recipient_ids=[reader])
+
+    async def send_digests(self) -> int:
+        """Run the digest scheduler until nothing is due, then the email workers; returns how many digest emails
+        were handed over."""
+        before = len(self.emails("messages_unread"))
+        while await self.service.digest_scheduler.run_once():
+            pass
+        await self.send_mail()
+        return len(self.emails("messages_unread")) - before
+
+    def emails(self, kind: str, lane: Lane = Lane.STANDARD) -> list[EmailMessage]:
+        return [m for m in self.senders[lane].sent if m["X-Plenary-Kind"] == kind]
 
 
 @pytest.fixture

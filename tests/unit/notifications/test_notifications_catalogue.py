@@ -41,7 +41,9 @@ SAMPLES = {
     "meeting_accepted": {"other": {"name": "Kofi"}, "event": {"subject": "Coffee?", "starts_at": START}},
     "meeting_declined": {"other": {"name": "Kofi"}, "event": {}},
     "meeting_cancelled": {"other": {"name": "Kofi"}, "event": {}},
-    "messages_unread": {"count": 3, "senders": ["Kofi", "Li"]},
+    "messages_unread": {"count": 3, "senders": ["Kofi", "Li"], "conversations": 2, "more": 1, "messages": [
+        {"author": "Kofi <K>", "text": "See you at 14:00 & bring slides", "sent_at": START, "conversation": None},
+        {"author": "Li", "text": "Agreed", "sent_at": START, "conversation": "C7 <e-agriculture>"}]},
     "lead_shared": {"event": {"exhibitor_id": "x1", "attendee_id": "a9"}},
 }
 
@@ -53,7 +55,9 @@ def test_every_kind_has_templates_that_render_subject_summary_text_and_html() ->
     for kind, context in SAMPLES.items():
         out = renderer.render(kind, context, recipient=me, link="/x", email=True,
                               unsubscribe_url="https://forum.example.org/u")
-        assert out.subject and out.summary and out.text and out.html, kind
+        headline = renderer.render(kind, context, recipient=me, link="/x")
+        assert out.subject and out.text and out.html and headline.summary, kind
+        assert headline.subject == out.subject, kind
         assert "\n" not in out.subject, kind
         assert "Amina <Diallo>" in out.text, kind  # text is not escaped
         assert "Amina &lt;Diallo&gt;" in out.html and "<Diallo>" not in out.html, kind  # HTML is
@@ -110,8 +114,29 @@ def test_compose_sets_the_headers_mail_clients_understand() -> None:
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["Subject"] == "Hello, ça va"
     assert parsed.get_content_type() == "multipart/alternative"
-    assert parsed.get_body(("plain",)).get_content() == "Hi\n"
+    assert parsed.get_body(("plain",)).get_content() == "Hi\r\n"  # as it goes over SMTP: CRLF line ends
     assert parsed.get_body(("html",)).get_content().strip() == "<p>Hi</p>"
+    assert (message.mail_from, message.rcpt_to) == ("forum@example.org", "amina@example.org")
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.endswith(b"\r\n")
+    assert all(not d for part in parsed.walk() for d in part.defects)
+
+
+def test_composed_emails_survive_long_and_international_values() -> None:
+    text = "Bonjour Ámina,\n\n.a line starting with a dot\n" + "é " * 300 + "\ntrailing space \n= sign\n"
+    doc = {"_id": "n2", "kind": "announcement", "to_name": "Ámina \"Q\" Diallo " + "long " * 30,
+           "to_address": "amina@example.org", "subject": "Ünïcode " + "subject " * 40, "text": text,
+           "html": "<p>Ámina &amp; co</p>\n" + "<div>x</div>" * 300, "queued_at": START}
+    for html in (doc["html"], None):
+        raw = compose({**doc, "html": html}, sender="Forum <forum@example.org>", reply_to=None).as_bytes()
+        assert raw.isascii() and all(len(line) <= 998 for line in raw.split(b"\r\n"))
+        assert b"\n" not in raw.replace(b"\r\n", b"")
+        parsed = message_from_bytes(raw, policy=default)
+        assert all(not d for part in parsed.walk() for d in part.defects)
+        assert parsed["Subject"] == " ".join(doc["subject"].split())
+        assert parsed["To"].addresses[0].display_name == doc["to_name"]
+        assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+        if html:
+            assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == html
 
 
 def test_smtp_errors_are_classified_as_permanent_or_worth_retrying() -> None:
@@ -152,3 +177,44 @@ def test_segments_validate_against_the_reference_vocabularies() -> None:
     assert segment_rule().everyone and segment_rule().describe() == "everyone"
     with pytest.raises(RuleError, match="'Z' is not an ITU region"):
         segment_rule(regions=["Z"])
+
+
+def test_a_headline_that_does_not_name_the_recipient_is_the_same_for_everyone() -> None:
+    """The deliverer renders such a subject and summary once per notice (15,000 people, one rendering)."""
+    renderer = Renderer(forum_name="WSIS Forum 2020", base_url="https://forum.example.org")
+    amina = Recipient("a1", "Amina", "amina@example.org", "Africa/Dakar")
+    kofi = Recipient("a2", "Kofi", "kofi@example.org", "Asia/Tokyo")
+    shared = [kind for kind in KINDS if renderer.headline_keys(kind) == frozenset()]
+    assert "announcement" in shared and "session_reminder" not in shared  # a reminder shows the person's time
+    assert renderer.headline_keys("session_reminder") == frozenset({"timezone"})
+    assert renderer.headline_keys("registration_confirmed") == frozenset({"name"})
+    for kind in KINDS:
+        one = renderer.render(kind, SAMPLES[kind], recipient=amina, link="/x")
+        other = renderer.render(kind, SAMPLES[kind], recipient=kofi, link="/x")
+        if kind in shared:
+            assert (one.subject, one.summary) == (other.subject, other.summary), kind
+        keys = renderer.headline_keys(kind)
+        if keys is not None and not keys & {"name", "attendee_id"}:  # the same for people in one time zone
+            same_zone = renderer.render(kind, SAMPLES[kind], recipient=Recipient("a3", "Li", None, amina.timezone),
+                                        link="/x")
+            assert (one.subject, one.summary) == (same_zone.subject, same_zone.summary), kind
+
+
+def test_an_email_plan_gives_every_person_exactly_their_own_email() -> None:
+    """Broadcasts render once per time zone and put each name in; the result must equal rendering per person."""
+    renderer = Renderer(forum_name="WSIS Forum 2020", base_url="https://forum.example.org")
+    people = [Recipient("a1", "Amina <Diallo> & Co", "amina@example.org", "Africa/Dakar"),
+              Recipient("a2", "Kofi  Annan-Mensah", "kofi@example.org", "Africa/Dakar"),
+              Recipient("a3", "Lǐ Wěi", "li@example.org", "Asia/Shanghai"),
+              Recipient("a4", "O'Neil \"Ned\"", "ned@example.org", None)]
+    assert renderer.email_keys("announcement") == frozenset()  # one rendering for everyone
+    assert renderer.email_keys("session_reminder") == frozenset({"timezone"})  # one per time zone
+    for kind in KINDS:
+        plan = renderer.email_plan(kind, SAMPLES[kind], link="/x", reason="Because.")
+        for n, person in enumerate(people):
+            url = None if n == 3 else f"https://forum.example.org/u?a={person.attendee_id}&k={kind}&s=x"
+            direct = renderer.render(kind, SAMPLES[kind], recipient=person, link="/x", email=True,
+                                     unsubscribe_url=url, reason="Because.")
+            planned = plan.render(person, url)
+            assert (planned.subject, planned.text, planned.html) == (direct.subject, direct.text, direct.html), \
+                (kind, person.name)
