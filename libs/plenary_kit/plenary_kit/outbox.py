@@ -33,6 +33,7 @@ from plenary_kit.envelope import Envelope
 from plenary_kit.kafka.publisher import Publisher
 from plenary_kit.logging import get_logger
 from plenary_kit.metrics import OUTBOX_PENDING
+from plenary_kit.tasks import stop_task, wait_event
 
 log = get_logger("plenary.outbox")
 OUTBOX = "_outbox"
@@ -106,19 +107,11 @@ class OutboxRelay:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
-        if self._janitor:
-            self._clear_wake.set()
-            try:
-                await asyncio.wait_for(self._janitor, timeout=5)
-            except TimeoutError:
-                self._janitor.cancel()
-            self._janitor = None
+        await stop_task(self._task, 10)
+        self._task = None
+        self._clear_wake.set()
+        await stop_task(self._janitor, 5)
+        self._janitor = None
 
     @property
     def uncleared(self) -> int:
@@ -134,10 +127,7 @@ class OutboxRelay:
                 continue
             if not self._to_clear:
                 self._clear_wake.clear()
-                try:
-                    await asyncio.wait_for(self._clear_wake.wait(), timeout=self._poll)
-                except TimeoutError:
-                    pass
+                await wait_event(self._clear_wake, self._poll)
                 continue
             try:
                 await self.clear_published()

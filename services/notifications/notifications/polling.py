@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from plenary_kit.logging import get_logger
+from plenary_kit.tasks import stop_task, wait_event
 
 log = get_logger("notifications.polling")
 
@@ -35,14 +35,8 @@ class Poller:
     async def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+        await stop_task(self._task, 10)
+        self._task = None
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -56,5 +50,4 @@ class Poller:
                 done = 0
             if done:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            await wait_event(self._wake, self._poll)

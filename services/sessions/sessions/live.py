@@ -16,6 +16,7 @@ from plenary_events.sessions import ATTENDANCE, AttendeeJoined, AttendeeLeft, Vi
 from plenary_kit.auth import Principal
 from plenary_kit.logging import get_logger
 from plenary_kit.problems import ProblemError
+from plenary_kit.tasks import stop_task, wait_event
 
 from sessions.context import Context
 from sessions.domain import ENDED, check_joinable, clock_status, effective_status, stream_window_open
@@ -153,12 +154,8 @@ class Ticker:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await stop_task(self._task, 10)
+        self._task = None
 
     async def tick(self) -> None:
         for step in self._steps:
@@ -172,7 +169,4 @@ class Ticker:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             await self.tick()
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
-            except TimeoutError:
-                pass
+            await wait_event(self._stopping, self._interval)

@@ -29,6 +29,7 @@ from plenary_kit.kafka.topics import TopicSpec
 from plenary_kit.kafka.topics import ensure_topics as ensure_specs
 from plenary_kit.logging import get_logger
 from plenary_kit.metrics import DEAD_LETTERS, HANDLER_DURATION, HANDLER_RETRIES
+from plenary_kit.tasks import stop_task, wait_event
 from plenary_kit.tracing import reset_trace_id, set_trace_id
 
 from stats.config import Settings
@@ -133,13 +134,8 @@ class FaustRunner:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=60)
-            except TimeoutError:
-                log.warning("faust_stop_timeout")
-                self._task.cancel()
-            self._task = None
+        await stop_task(self._task, 60)
+        self._task = None
         await self.publisher.stop()
 
     # -- readiness ---------------------------------------------------------------------------------------------
@@ -228,10 +224,7 @@ class FaustRunner:
             log.warning("faust_stop_failed", error=repr(exc))
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+        await wait_event(self._stopping, seconds)
 
     # -- one event -----------------------------------------------------------------------------------------
     def _duration(self, event_type: str) -> Any:

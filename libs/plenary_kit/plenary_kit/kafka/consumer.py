@@ -20,6 +20,7 @@ from plenary_kit.kafka.publisher import Publisher
 from plenary_kit.kafka.topics import dlq_topic
 from plenary_kit.logging import get_logger
 from plenary_kit.metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_DURATION, HANDLER_RETRIES
+from plenary_kit.tasks import stop_task, wait_event
 from plenary_kit.tracing import reset_trace_id, set_trace_id
 
 Handler = Callable[[DecodedEvent], Awaitable[None]]
@@ -76,12 +77,8 @@ class ConsumerRunner:
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._task:
-            try:
-                await asyncio.wait_for(self._task, timeout=15)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await stop_task(self._task, 15)
+        self._task = None
 
     async def _run(self) -> None:
         delay = 0.5
@@ -109,10 +106,7 @@ class ConsumerRunner:
                     log.warning("consumer_stop_error", group=self.group_id, error=str(exc))
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+        await wait_event(self._stopping, seconds)
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
