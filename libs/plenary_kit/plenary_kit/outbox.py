@@ -71,8 +71,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._scan_requested = True  # the first pass scans: it picks up what an earlier process left behind
         self._scan_was_full = False
-        # collection name -> document id -> events that write stored (in write order)
-        self._hints: dict[str, dict[Any, list[tuple[str, Envelope]]]] = {}
+        # collection name -> document id -> the outbox entries that writes stored (in write order)
+        self._hints: dict[str, dict[Any, list[dict[str, Any]]]] = {}
         # published but not yet pulled from their documents: (collection, doc id, entries), and their event ids
         self._to_clear: list[tuple[AsyncCollection[Any], Any, list[dict[str, Any]]]] = []
         self._published_ids: set[str] = set()
@@ -91,12 +91,20 @@ class OutboxRelay:
         """
         if doc_id is None or not events:
             self._scan_requested = True
+            self._wake.set()
         else:
-            if collection is None:
-                if len(self._collections) != 1:
-                    raise ValueError("notify(doc_id, events) needs collection= when the relay watches several")
-                collection = self._collections[0].name
-            self._hints.setdefault(collection, {}).setdefault(doc_id, []).extend(events)
+            self.notify_entries(doc_id, outbox_entries(events), collection=collection)
+
+    def notify_entries(self, doc_id: Any, entries: list[dict[str, Any]], *, collection: str | None = None) -> None:
+        """`notify(doc_id, events)` for a write that stored ready-made outbox entries (`Envelope.to_doc`), exactly
+        the dicts it pushed. Nothing to publish (no entries): nothing happens."""
+        if not entries:
+            return
+        if collection is None:
+            if len(self._collections) != 1:
+                raise ValueError("notify(doc_id, events) needs collection= when the relay watches several")
+            collection = self._collections[0].name
+        self._hints.setdefault(collection, {}).setdefault(doc_id, []).extend(entries)
         self._wake.set()
 
     def start(self) -> None:
@@ -221,14 +229,14 @@ class OutboxRelay:
         return total
 
     async def drain_hinted(self) -> int:
-        """Publish what `notify(doc_id, events)` handed over, without reading the collections."""
+        """Publish what `notify(doc_id, events)` and `notify_entries` handed over, without reading the collections."""
         hints, self._hints = self._hints, {}
         total = 0
         for collection in self._collections:
             by_doc = list(hints.pop(collection.name, {}).items())
             for start in range(0, len(by_doc), self._batch):
                 chunk = by_doc[start:start + self._batch]
-                total += await self._publish(collection, [(doc_id, outbox_entries(events)) for doc_id, events in chunk])
+                total += await self._publish(collection, chunk)
         return total
 
     async def _publish(self, collection: AsyncCollection[Any], docs: list[tuple[Any, list[dict[str, Any]]]]) -> int:
@@ -250,7 +258,7 @@ class OutboxRelay:
             sent = {entry["id"] for _, entries in docs for entry in entries}
             for doc_id, _ in docs:
                 if doc_id in waiting:
-                    left = [(topic, env) for topic, env in waiting[doc_id] if env.id not in sent]
+                    left = [entry for entry in waiting[doc_id] if entry["id"] not in sent]
                     if left:
                         waiting[doc_id] = left
                     else:

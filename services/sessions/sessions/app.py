@@ -21,7 +21,8 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, load_all())
     repo = Repository(runtime.raw_db)  # the repository takes its documents' locks itself
     relay = runtime.relay(repo.outbox_collections())
-    svc = bootstrap(repo, settings, notify=relay.notify)
+    repo.events_stored = relay.notify_entries  # every write's events are published by `_id`, with no scan
+    svc = bootstrap(repo, settings)
     runtime.consumer("registration", [ATTENDEES], svc.agenda.on_attendee_event)
     app = create_app(
         service=settings.service_name,

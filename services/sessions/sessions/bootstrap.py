@@ -36,11 +36,9 @@ class SessionsService:
                        self.repo.purge_erased_enrolments], self.ctx.settings.clock_interval_seconds)
 
 
-def bootstrap(repo: Repository, settings: Settings, *, notify: Callable[[], None] | None = None,
+def bootstrap(repo: Repository, settings: Settings, *,
               clock: Callable[[], datetime] = utcnow) -> SessionsService:
     ctx = Context(repo=repo, settings=settings, clock=clock)
-    if notify is not None:
-        ctx.notify = notify
     seats = Seats(ctx)
     agenda = Agenda(ctx, seats)
     return SessionsService(ctx=ctx, agenda=agenda, seats=seats, live=Live(ctx), clock=Clock(ctx, agenda),

@@ -1,4 +1,4 @@
-"""What every use case of the service needs: the repository, the settings, the clock and the outbox's wake-up."""
+"""What every use case of the service needs: the repository, the settings and the clock."""
 
 from __future__ import annotations
 
@@ -18,15 +18,10 @@ from sessions.repository import Doc, Repository
 from sessions.settings import Settings
 
 
-def _nothing() -> None:
-    return None
-
-
 @dataclass
 class Context:
     repo: Repository
     settings: Settings
-    notify: Callable[[], None] = _nothing
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, Any] = field(default_factory=dict)
 

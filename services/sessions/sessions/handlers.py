@@ -122,7 +122,6 @@ class Agenda:
             raise ProblemError(409, f"A session with key {key!r} exists already.",
                                session_id=existing["_id"] if existing else None) from exc
         await self.repo.ensure_seats(doc["_id"], doc.get("capacity"))
-        self.ctx.notify()
         doc.pop("_outbox")
         return doc
 
@@ -157,7 +156,6 @@ class Agenda:
                 event = self.ctx.event(AGENDA, SessionUpdated(**snapshot(merged)), session_id)
                 stored = await self.repo.update_session(session_id, session["version"], update, [event])
             if stored:
-                self.ctx.notify()
                 if "capacity" in update and update["capacity"] != session.get("capacity"):
                     await self.seats.set_capacity(session_id, update["capacity"])
                 return await self.ctx.session_or_404(session_id)
@@ -172,7 +170,6 @@ class Agenda:
             events = [self.ctx.event(AGENDA, SessionCancelled(session_id=session_id, cancelled_at=now), session_id)]
             changes = {"status": CANCELLED, "cancelled_at": now, "updated_at": now}
             if await self.repo.update_session(session_id, session["version"], changes, events):
-                self.ctx.notify()
                 return await self.ctx.session_or_404(session_id)
         raise ProblemError(409, "The session kept changing; try again.")
 
@@ -198,8 +195,6 @@ class Agenda:
             changes["ended_at"] = now
         event = self.ctx.event(AGENDA, SessionUpdated(**snapshot({**session, **changes})), session["_id"])
         done = await self.repo.update_session(session["_id"], session["version"], changes, [event])
-        if done:
-            self.ctx.notify()
         return done
 
     async def set_recording(self, principal: Principal, session_id: str, url: str) -> Doc:
@@ -214,7 +209,6 @@ class Agenda:
                                                               published_at=now), session_id)
             changes = {"recording_url": url, "recording_published_at": now, "updated_at": now}
             if await self.repo.update_session(session_id, session["version"], changes, [event]):
-                self.ctx.notify()
                 return await self.ctx.session_or_404(session_id)
         raise ProblemError(409, "The session kept changing; try again.")
 
@@ -333,7 +327,6 @@ class Agenda:
             existing = await self.repo.get_speaker_by_key(key) if key else None
             raise ProblemError(409, f"A speaker with key {key!r} exists already.",
                                speaker_id=existing["_id"] if existing else None) from exc
-        self.ctx.notify()
         doc.pop("_outbox")
         return doc
 
@@ -343,7 +336,6 @@ class Agenda:
         merged = {**speaker, **changes, "updated_at": self.ctx.now()}
         event = self.ctx.event(AGENDA, SpeakerPublished(**speaker_snapshot(merged)), speaker_id)
         updated = await self.repo.update_speaker(speaker_id, {**changes, "updated_at": merged["updated_at"]}, [event])
-        self.ctx.notify()
         assert updated is not None
         return updated
 
@@ -356,7 +348,6 @@ class Agenda:
                                         "them off the sessions first.", session_ids=[s["_id"] for s in booked])
             event = self.ctx.event(AGENDA, SpeakerRemoved(speaker_id=speaker_id), speaker_id)
             await self.repo.update_speaker(speaker_id, {"removed": True, "updated_at": self.ctx.now()}, [event])
-        self.ctx.notify()
 
     async def speaker_or_404(self, speaker_id: str) -> Doc:
         speaker = await self.repo.get_speaker(speaker_id)
@@ -383,7 +374,6 @@ class Agenda:
                 merged = {**speaker, "attendee_id": data.attendee_id}
                 published = self.ctx.event(AGENDA, SpeakerPublished(**speaker_snapshot(merged)), speaker["_id"])
                 await self.repo.update_speaker(speaker["_id"], {"attendee_id": data.attendee_id}, [published])
-                self.ctx.notify()
         elif isinstance(data, AttendeeCancelled):
             await self.seats.withdraw_everywhere(data.attendee_id)
         elif isinstance(data, AttendeeErased):
@@ -402,4 +392,3 @@ class Agenda:
             published = self.ctx.event(AGENDA, SpeakerPublished(**speaker_snapshot(merged)), speaker["_id"])
             await self.repo.update_speaker(speaker["_id"], {"attendee_id": None, "email": None}, [published])
         await self.repo.delete_person(attendee_id)
-        self.ctx.notify()

@@ -59,7 +59,6 @@ class Live:
                 await self.repo.heartbeat(session_id, aid, now, cutoff)
         if joined:
             await self.repo.touch_counts(session_id, now)
-            self.ctx.notify()
         return {"session_id": session_id, "status": status, "joined": True,
                 "stream_url": session.get("stream_url") if stream_window_open(session, status, now, self.ctx.lead)
                 else None,
@@ -81,7 +80,6 @@ class Live:
                                                         reason=reason, at=now), session_id)
         if await self.repo.go_offline(self.repo.attendance_id(session_id, principal.sub), {}, now, [event]):
             await self.repo.touch_counts(session_id, now)
-            self.ctx.notify()
 
     async def counts(self, session_id: str) -> Doc:
         await self.ctx.session_or_404(session_id)
@@ -99,8 +97,6 @@ class Live:
             if await self.repo.go_offline(doc["_id"], {"last_seen_at": doc["last_seen_at"]}, now, [event]):
                 await self.repo.touch_counts(doc["session_id"], now)
                 gone += 1
-        if gone:
-            self.ctx.notify()
         return gone
 
     async def publish_counts(self) -> int:
@@ -117,8 +113,6 @@ class Live:
                                                               distinct_attendees=new[1], at=now), sid)
             if await self.repo.publish_counts(sid, old, new, now, [event]):
                 published += 1
-        if published:
-            self.ctx.notify()
         return published
 
 

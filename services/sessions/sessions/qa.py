@@ -88,7 +88,6 @@ class QandA:
         }
         doc["_outbox"] = [self.ctx.event(QA, QuestionAsked(**public_question(doc)), session_id)]
         await self.repo.insert_question(doc)
-        self.ctx.notify()
         doc.pop("_outbox")
         return question_view(doc, viewer_id=principal.sub, moderator=access.moderator)
 
@@ -116,7 +115,6 @@ class QandA:
                                                      at=self.ctx.now()), session_id)
         await self.repo.update_question(question_id, {"status": {"$ne": Q_WITHDRAWN}},
                                         {"$set": {"status": Q_WITHDRAWN, "updated_at": self.ctx.now()}}, [event])
-        self.ctx.notify()
 
     async def vote(self, principal: Principal, session_id: str, question_id: str, up: bool) -> Doc:
         _, access = await self._session_for(principal, session_id)
@@ -140,7 +138,6 @@ class QandA:
                                    session_id)
             updated = await self.repo.update_question(question_id, query, update, [event])
             if updated is not None:
-                self.ctx.notify()
                 return question_view(updated, viewer_id=aid, moderator=access.moderator)
             question = await self._question(session_id, question_id)
         raise ProblemError(503, "This question is getting many votes at once; try again.", headers={"Retry-After": "1"})
@@ -175,7 +172,6 @@ class QandA:
         event = self.ctx.event(QA, data, sid)
         updated = await self.repo.update_question(question_id, {"status": {"$ne": Q_WITHDRAWN}},
                                                   {"$set": {**changes, "updated_at": now}}, [event])
-        self.ctx.notify()
         return question_view(updated or question, viewer_id=principal.sub, moderator=True)
 
     async def _question(self, session_id: str, question_id: str) -> Doc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,10 @@ Doc = dict[str, Any]
 OUTBOX_COLLECTIONS = ("sessions", "speakers", "enrolments", "attendance", "live_counts", "questions")
 
 
+def _no_relay(doc_id: Any, entries: list[Doc], *, collection: str | None = None) -> None:
+    return None
+
+
 def new_id(prefix: str, key: str | None = None) -> str:
     """A fresh id; or, for an object with a natural key, an id derived from it (so finding it by key is a
     primary-key lookup, which FerretDB answers without scanning the collection)."""
@@ -43,6 +48,10 @@ def new_id(prefix: str, key: str | None = None) -> str:
 class Repository:
     def __init__(self, db: Any) -> None:
         self.db = db
+        # Told about every stored write that carries events (the outbox relay's `notify_entries`): the relay then
+        # publishes them by `_id`, without scanning the six outbox collections (on FerretDB each scan reads them
+        # whole, and a live Q&A writes several times a second).
+        self.events_stored: Callable[..., None] = _no_relay
         self.sessions = db["sessions"]
         self.speakers = db["speakers"]
         self.seats = db["seats"]
@@ -74,7 +83,16 @@ class Repository:
                 return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE)
         if doc is not None:
             doc.pop(OUTBOX, None)
+            pushed = update.get("$push", {}).get(OUTBOX)
+            if pushed:
+                self.events_stored(doc_id, pushed["$each"], collection=collection.name)
         return doc
+
+    async def _insert(self, collection: Any, doc: Doc) -> None:
+        """Insert a document (DuplicateKeyError passes through); the events it carries go to the relay."""
+        await collection.insert_one(doc)
+        if doc.get(OUTBOX):
+            self.events_stored(doc["_id"], doc[OUTBOX], collection=collection.name)
 
     async def create_indexes(self) -> None:
         await self.sessions.create_index([("key", ASCENDING)], unique=True, sparse=True)
@@ -103,7 +121,7 @@ class Repository:
         return found if found and found.get("key") == key else await self.sessions.find_one({"key": key}, {OUTBOX: 0})
 
     async def insert_session(self, doc: Doc) -> None:
-        await self.sessions.insert_one(doc)
+        await self._insert(self.sessions, doc)
 
     async def update_session(self, session_id: str, version: int, changes: Doc, outbox: list[Doc]) -> bool:
         """Compare-and-set on `version`: False when someone else changed the session meanwhile."""
@@ -152,7 +170,7 @@ class Repository:
         return found if found and found.get("key") == key else await self.speakers.find_one({"key": key}, {OUTBOX: 0})
 
     async def insert_speaker(self, doc: Doc) -> None:
-        await self.speakers.insert_one(doc)
+        await self._insert(self.speakers, doc)
 
     async def update_speaker(self, speaker_id: str, changes: Doc, outbox: list[Doc], unset: list[str] | None = None,
                              ) -> Doc | None:
@@ -255,7 +273,7 @@ class Repository:
 
     async def insert_enrolment(self, doc: Doc) -> bool:
         try:
-            await self.enrolments.insert_one(doc)
+            await self._insert(self.enrolments, doc)
             return True
         except DuplicateKeyError:
             return False
@@ -319,7 +337,7 @@ class Repository:
 
     async def first_join(self, doc: Doc) -> bool:
         try:
-            await self.attendance.insert_one(doc)
+            await self._insert(self.attendance, doc)
             return True
         except DuplicateKeyError:
             return False
@@ -356,7 +374,7 @@ class Repository:
                 anonymous = f"erased-{uuid.uuid4().hex}"
                 copy = {**current, "_id": self.attendance_id(current["session_id"], anonymous),
                         "attendee_id": anonymous}
-                await self.attendance.insert_one(copy)
+                await self._insert(self.attendance, copy)  # its unpublished events move with it
                 await self.attendance.delete_one({"_id": doc["_id"]})
 
     async def touch_counts(self, session_id: str, now: datetime) -> None:
@@ -381,7 +399,7 @@ class Repository:
 
     # -- questions --------------------------------------------------------------------------------------------------
     async def insert_question(self, doc: Doc) -> None:
-        await self.questions.insert_one(doc)
+        await self._insert(self.questions, doc)
 
     async def get_question(self, session_id: str, question_id: str) -> Doc | None:
         return await self.questions.find_one({"_id": question_id, "session_id": session_id}, {OUTBOX: 0})

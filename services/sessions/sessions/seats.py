@@ -160,10 +160,8 @@ class Seats:
                 doc = {"_id": eid, "session_id": session_id, "attendee_id": attendee_id, "rev": 1,
                        "arrival": arrival, "created_at": now, **changes, "_outbox": outbox}
                 if await self.repo.insert_enrolment(doc):
-                    self.ctx.notify()
                     return doc
             elif await self.repo.cas_enrolment(eid, int(current["rev"]), changes, outbox):
-                self.ctx.notify()
                 return await self.repo.get_enrolment(session_id, attendee_id)
         raise ProblemError(503, "Your enrolment is changing too fast; try again in a moment.",
                            headers={"Retry-After": "1"})

@@ -50,3 +50,24 @@ async def test_apply_once_ignores_a_redelivered_event() -> None:
     assert not await apply_once(col, "x", "e1", {"$inc": {"n": 1}})
     assert await apply_once(col, "x", "e2", {"$inc": {"n": 1}})
     assert (await col.find_one({"_id": "x"}))["n"] == 2
+
+
+async def test_hinted_entries_are_published_by_id_and_a_later_scan_does_not_repeat_them() -> None:
+    db = memory_database()
+    first, second = db["first"], db["second"]
+    broker = MemoryBroker()
+    relay = OutboxRelay([first, second], broker, service="test")
+    stored = outbox_entries([("t", env("a", 1)), ("t", env("a", 2))])
+    await second.insert_one({"_id": "a", "_outbox": stored})
+    relay.notify_entries("a", [], collection="second")  # nothing stored: nothing to do
+    relay.notify_entries("a", stored, collection="second")
+    try:
+        relay.notify_entries("a", stored)
+        raise AssertionError("two collections: the hint must name one")
+    except ValueError:
+        pass
+    assert await relay.drain_hinted() == 2
+    assert [e.data["n"] for e in broker.events("t")] == [1, 2]
+    assert await relay.drain_once() == 0
+    await relay.clear_published()
+    assert (await second.find_one({"_id": "a"}))["_outbox"] == []

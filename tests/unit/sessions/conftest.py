@@ -87,6 +87,7 @@ async def harness() -> AsyncIterator[Harness]:
     clock = FakeClock()
     broker = MemoryBroker()
     relay = OutboxRelay(repo.outbox_collections(), broker, service="sessions")  # type: ignore[arg-type]
+    repo.events_stored = relay.notify_entries  # as the app wires it
     svc = bootstrap(repo, settings, clock=clock)
     verifier = TokenVerifier(KEYS[1], issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     app = create_app(service="sessions", title="Plenary sessions", routers=[api.router, api_live.router],
