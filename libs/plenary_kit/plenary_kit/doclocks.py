@@ -21,6 +21,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from plenary_kit import guards
+from plenary_kit.guards import ServerKind
+
 
 class KeyedLocks:
     """asyncio locks by key, created on first use and dropped when nobody holds or waits for them."""
@@ -61,12 +64,17 @@ def _doc_key(filter: Any) -> Hashable | None:
 
 
 class SerialisedCollection:
-    """A collection whose single-document writes take that document's lock (see the module doc)."""
+    """A collection whose single-document writes take that document's lock (see the module doc), and whose
+    guarded writes by `_id` are answered by primary key on FerretDB (guards.py)."""
 
-    def __init__(self, collection: Any, locks: KeyedLocks) -> None:
+    def __init__(self, collection: Any, locks: KeyedLocks, kind: ServerKind | None = None, *,
+                 database: Any = None) -> None:
         self._c = collection
         self._locks = locks
+        self._kind = kind if kind is not None else ServerKind(getattr(collection, "database", None))
         self.name = collection.name
+        # the SerialisedDatabase it came from, so that `collection.database[other]` stays serialised
+        self.database = database if database is not None else getattr(collection, "database", None)
 
     @asynccontextmanager
     async def _held(self, filter: Any) -> AsyncIterator[None]:
@@ -79,11 +87,15 @@ class SerialisedCollection:
 
     async def update_one(self, filter: dict[str, Any], update: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._held(filter):
-            return await self._c.update_one(filter, update, *args, **kwargs)
+            if args:
+                return await self._c.update_one(filter, update, *args, **kwargs)
+            return await guards.update_one(self._c, self._kind, filter, update, **kwargs)
 
     async def find_one_and_update(self, filter: dict[str, Any], update: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._held(filter):
-            return await self._c.find_one_and_update(filter, update, *args, **kwargs)
+            if args:
+                return await self._c.find_one_and_update(filter, update, *args, **kwargs)
+            return await guards.find_one_and_update(self._c, self._kind, filter, update, **kwargs)
 
     async def replace_one(self, filter: dict[str, Any], replacement: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._held(filter):
@@ -91,7 +103,9 @@ class SerialisedCollection:
 
     async def delete_one(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         async with self._held(filter):
-            return await self._c.delete_one(filter, *args, **kwargs)
+            if args:
+                return await self._c.delete_one(filter, *args, **kwargs)
+            return await guards.delete_one(self._c, self._kind, filter, **kwargs)
 
     async def update_many(self, filter: dict[str, Any], update: Any, **kwargs: Any) -> ManyResult:
         """One locked update of each matching document (each is atomic; together they are not, as on MongoDB)."""
@@ -118,14 +132,15 @@ class SerialisedCollection:
 class SerialisedDatabase:
     """`db[name]` gives a SerialisedCollection; every collection of one database shares one set of locks."""
 
-    def __init__(self, db: Any, locks: KeyedLocks | None = None) -> None:
+    def __init__(self, db: Any, locks: KeyedLocks | None = None, kind: ServerKind | None = None) -> None:
         self._db = db
         self.locks = locks or KeyedLocks()
+        self.kind = kind if kind is not None else ServerKind(db)
         self._collections: dict[str, SerialisedCollection] = {}
 
     def __getitem__(self, name: str) -> SerialisedCollection:
         if name not in self._collections:
-            self._collections[name] = SerialisedCollection(self._db[name], self.locks)
+            self._collections[name] = SerialisedCollection(self._db[name], self.locks, self.kind, database=self)
         return self._collections[name]
 
     def __getattr__(self, name: str) -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from plenary_kit import guards
 from plenary_kit.doclocks import KeyedLocks, SerialisedCollection
 from plenary_kit.outbox import OUTBOX
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -64,11 +65,12 @@ class Repository:
         self.people = db["people"]
         self.idempotency = db["idempotency"]
         self.locks = KeyedLocks()
+        self.server = guards.ServerKind(db)  # on FerretDB, guarded writes are answered by `_id` (kit guards.py)
         self.panel_locks = PanelLocks(db["panel_locks"])  # who is booked where changes one booking at a time
 
     def outbox_collections(self) -> list[Any]:
         """The collections whose documents carry an outbox, for the relay (its writes take the same locks)."""
-        return [SerialisedCollection(getattr(self, name), self.locks) for name in OUTBOX_COLLECTIONS]
+        return [SerialisedCollection(getattr(self, name), self.locks, self.server) for name in OUTBOX_COLLECTIONS]
 
     def _lock(self, collection: Any, doc_id: Any) -> Any:
         return self.locks.hold(collection.name, doc_id)
@@ -78,8 +80,8 @@ class Repository:
         """One guarded findAndModify of the document `doc_id`, under its lock; the document without its outbox.
         (FerretDB 1.24 has no projection in findAndModify.)"""
         async with self._lock(collection, doc_id):
-            doc: Doc | None = await collection.find_one_and_update(
-                {**query, "_id": doc_id}, update,
+            doc: Doc | None = await guards.find_one_and_update(
+                collection, self.server, {**query, "_id": doc_id}, update,
                 return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE)
         if doc is not None:
             doc.pop(OUTBOX, None)
