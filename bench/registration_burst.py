@@ -1,7 +1,11 @@
-"""A registration burst through the gateway: sustained registrations/s, latency, and freshness of the facts.
+"""A registration burst through the gateway: sustained registrations/s, latency, and freshness of the facts;
+then sign-in code requests against the population it left.
 
 Freshness: a poller reads GET /api/stats/facts every 20 ms; the k-th accepted registration is counted once a poll
 sees a total >= k. The time between the k-th 201 and that poll is its freshness (resolution: the poll interval).
+
+Sign-in: POST /api/registration/signin/code for addresses of people just registered and for addresses nobody has
+(both answer 202; finding the attendee by address is the part that grows with the population).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import os
+import random
 import time
 import uuid
 
@@ -70,7 +75,29 @@ async def burst(gateway_url: str, n: int = 10_000, concurrency: int = 32, seed: 
         if i < len(samples):
             freshness.append(times[i] - accepted)
     return {"result": result, "freshness": freshness, "final_total": totals[-1] if totals else None,
-            "baseline": baseline}
+            "baseline": baseline, "emails": [p["email"] for p in people]}
+
+
+SIGNIN_REQUESTS = 200
+
+
+async def signin_codes(gateway_url: str, emails: list[str], concurrency: int = 4) -> dict[str, LoadResult]:
+    """Code requests for `SIGNIN_REQUESTS` registered addresses, then as many unknown ones."""
+    url = f"{gateway_url}/api/registration/signin/code"
+    known = random.sample(emails, min(SIGNIN_REQUESTS, len(emails)))
+    unknown = [f"nobody.{uuid.uuid4().hex[:10]}@example.org" for _ in range(SIGNIN_REQUESTS)]
+    out = {}
+    for label, addresses in (("registered", known), ("unknown", unknown)):
+        out[label] = await run_load(url, method="POST", body=lambda i, a=addresses: {"email": a[i]},
+                                    requests=len(addresses), concurrency=concurrency)
+    return out
+
+
+def report_signin(out: dict[str, LoadResult], population: int) -> None:
+    header(f"Sign-in code requests with {population:,} attendees registered (4 connections)")
+    for label, result in out.items():
+        figure(f"POST /api/registration/signin/code, {label} address", summary_ms(result.latencies))
+        figure(f"  statuses ({label})", dict(sorted(result.statuses.items())))
 
 
 def report(out: dict, ceiling_rate: float, gateway_pid: int | None, concurrency: int) -> None:
@@ -102,7 +129,8 @@ async def run(infra: object) -> None:
     """The trivial-route ceiling, then a burst of registrations (10,000) through the gateway, in the same run,
     with the CPU each component spent per registration (what bounds the rate on this machine)."""
     # the load comes from one address: the per-client registration limit is not measured here
-    async with service_stack(infra, ["registration", "stats", "gateway"], {"REGISTER_RATE_PER_CLIENT": "0"}) as stack:
+    async with service_stack(infra, ["registration", "stats", "gateway"],
+                             {"REGISTER_RATE_PER_CLIENT": "0", "CODE_RATE_PER_CLIENT": "0"}) as stack:
         gateway = stack.url("gateway")
         ceiling = await gateway_ceiling.measure(gateway, concurrency=CONCURRENCY)
         gateway_ceiling.report(ceiling, CONCURRENCY)
@@ -110,3 +138,4 @@ async def run(infra: object) -> None:
         out = await burst(gateway, n=BURST, concurrency=CONCURRENCY, meter=meter)
         report(out, ceiling.rate, stack.processes["gateway"].pid(), CONCURRENCY)
         meter.report(out["result"].ok or 1, "registration")
+        report_signin(await signin_codes(gateway, out["emails"]), out["final_total"] or BURST)

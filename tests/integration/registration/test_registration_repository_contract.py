@@ -6,6 +6,7 @@ dotted paths, the atomic attempt counter, keyset pagination, filters on array el
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,3 +158,75 @@ async def test_filters_search_and_keyset_pages(repo: AttendeeRepository) -> None
     assert all("_outbox" not in d for d in first)
     streamed = [d["_id"] async for d in repo.iterate({"status": "registered"}, batch=2)]
     assert streamed == ["id-001", "id-002", "id-003", "id-004", "id-005"]
+
+
+class _Watched:
+    """The attendee collection, noting every query that is not an `_id` lookup (on FerretDB: a whole-collection
+    read)."""
+
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+        self.slow: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+    async def find_one(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if set(filter) - {"_id"}:
+            self.slow.append(filter)
+        return await self._collection.find_one(filter, *args, **kwargs)
+
+    async def find_one_and_update(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if "_id" not in filter:
+            self.slow.append(filter)
+        return await self._collection.find_one_and_update(filter, *args, **kwargs)
+
+
+async def test_addresses_are_found_by_id_lookups_and_follow_changes(repo: AttendeeRepository) -> None:
+    watched = _Watched(repo.collection)
+    repo = AttendeeRepository(watched, repo.by_email)  # type: ignore[arg-type]
+    await repo.ensure_indexes()
+    for n in (1, 2):
+        await repo.insert(doc(n), [])
+    assert (await repo.get_by_email("person.1@example.org") or {}).get("_id") == "id-001"
+    assert await repo.get_by_email("nobody@example.org") is None
+    assert await repo.count_attempt("nobody@example.org") is None
+    # a new address: the new one finds the attendee, the old one nobody
+    assert await repo.update("id-001", set_={"email": "new.1@example.org", "email_lc": "new.1@example.org"})
+    assert (await repo.get_by_email("new.1@example.org") or {}).get("_id") == "id-001"
+    assert watched.slow == []  # so far: no query but `_id` lookups
+    assert await repo.get_by_email("person.1@example.org") is None  # its stale pointer: checked once, then gone
+    assert await repo.by_email.find_one({"_id": "person.1@example.org"}) is None
+    # the freed address can be taken by someone else, and is found for them
+    await repo.insert(doc(3, email="person.1@example.org", email_lc="person.1@example.org"), [])
+    assert (await repo.get_by_email("person.1@example.org") or {}).get("_id") == "id-003"
+    # erased: the address is free again, and the tombstone's placeholder is never pointed at
+    set_, unset = domain.tombstone_update("id-002", NOW)
+    assert await repo.update("id-002", set_=set_, unset=list(unset))
+    assert await repo.get_by_email("person.2@example.org") is None
+    assert await repo.by_email.find_one({"_id": "erased:id-002"}) is None
+
+
+async def test_attendees_from_before_the_pointers_are_indexed_once_and_a_lost_race_is_repaired(
+        repo: AttendeeRepository) -> None:
+    # registered by an older version: documents without pointers, and no marker
+    for n in (1, 2):
+        await repo.collection.insert_one(doc(n))
+    await repo.by_email.delete_many({})
+    later = AttendeeRepository(repo.collection, repo.by_email)
+    assert (await later.get_by_email("person.2@example.org") or {}).get("_id") == "id-002"  # before the backfill
+    await later.ensure_indexes()
+    assert (await later.by_email.find_one({"_id": "person.1@example.org"}) or {}).get("attendee_id") == "id-001"
+    # two registrations race for one address: exactly one wins, and the address leads to the winner
+    results = await asyncio.gather(
+        *(later.insert(doc(n, email="race@example.org", email_lc="race@example.org"), []) for n in (3, 4, 5)),
+        return_exceptions=True)
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, EmailTaken) for r in results if r is not None)
+    winner = await later.collection.find_one({"email_lc": "race@example.org"})
+    assert winner is not None
+    assert (await later.get_by_email("race@example.org") or {}).get("_id") == winner["_id"]
+    # a pointer left naming someone who never got the address is repaired on the next lookup
+    await later.by_email.update_one({"_id": "person.1@example.org"}, {"$set": {"attendee_id": "id-404"}})
+    assert (await later.get_by_email("person.1@example.org") or {}).get("_id") == "id-001"
+    assert (await later.by_email.find_one({"_id": "person.1@example.org"}) or {}).get("attendee_id") == "id-001"
