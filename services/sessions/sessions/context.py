@@ -13,7 +13,7 @@ from plenary_kit.auth import Principal
 from plenary_kit.envelope import EventData
 from plenary_kit.problems import ProblemError
 
-from sessions.domain import Access, access_for, utcnow
+from sessions.domain import Access, access_for, panel_of, utcnow
 from sessions.repository import Doc, Repository
 from sessions.settings import Settings
 
@@ -50,7 +50,8 @@ class Context:
     async def access(self, principal: Principal | None, session: Doc) -> Access:
         if principal is None:
             return access_for(None, session, linked_speaker_ids=set(), invited=False, seat_state=None)
-        linked = await self.repo.linked_speaker_ids(principal.sub)
+        linked = set() if principal.is_organiser else \
+            await self.repo.linked_speaker_ids(principal.sub, panel_of(session))
         invited = bool(session.get("closed")) and await self.repo.is_invited(session["_id"], principal.sub)
         seat_state = None
         if session.get("capacity") is not None:

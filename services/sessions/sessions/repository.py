@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from plenary_kit import guards
 from plenary_kit.doclocks import KeyedLocks, SerialisedCollection
+from plenary_kit.mongo import find_by_ids
 from plenary_kit.outbox import OUTBOX
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -203,9 +204,12 @@ class Repository:
             .to_list(None)
         return [d["_id"] for d in docs]
 
-    async def linked_speaker_ids(self, attendee_id: str) -> set[str]:
-        docs = await self.speakers.find({"attendee_id": attendee_id}, {"_id": 1}).to_list(None)
-        return {d["_id"] for d in docs}
+    async def linked_speaker_ids(self, attendee_id: str, among: Iterable[str]) -> set[str]:
+        """Which of the speakers `among` (a session's panel) are this person's profiles: the panel's speakers by
+        `_id` (a few lookups) rather than every speaker by `attendee_id`, which FerretDB answers by reading all of
+        them (846 in the demo), on every Q&A access check."""
+        docs = await find_by_ids(self.speakers, among, {"attendee_id": 1})
+        return {d["_id"] for d in docs if d.get("attendee_id") == attendee_id}
 
     # -- seats (the truth of who is seated and who waits) -------------------------------------------------------------
     async def ensure_seats(self, session_id: str, capacity: int | None) -> None:

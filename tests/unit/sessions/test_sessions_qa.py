@@ -76,6 +76,24 @@ async def test_only_moderators_speakers_and_organisers_moderate(harness: Any) ->
     assert kinds == ["asked", "pinned", "answered", "hidden"]
 
 
+async def test_a_speaker_moderates_only_the_sessions_whose_panel_has_their_profile(harness: Any) -> None:
+    other = await harness.speaker("Other Panelist", attendee_id="att-other")
+    sid, mod = await live_session(harness, speaker_ids=[other])
+    qid = (await ask(harness, sid, "a", "Who answers this one?")).json()["question_id"]
+    # att-mod speaks on this panel as moderator; att-else has a speaker profile, but on no panel of this session
+    await harness.speaker("Else Where", attendee_id="att-else")
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/hide", headers=harness.headers("att-else"))
+    assert r.status_code == 403
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/pin", headers=harness.headers("att-other"))
+    assert r.status_code == 200 and r.json()["pinned"] is True
+    # the profile unlinked from the account (the person was erased): the rights go with it
+    await harness.svc.agenda.erase("att-other")
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/unpin", headers=harness.headers("att-other"))
+    assert r.status_code == 403
+    r = await harness.client.post(f"/sessions/{sid}/questions/{qid}/unpin", headers=mod)
+    assert r.status_code == 200 and r.json()["pinned"] is False
+
+
 async def test_premoderation_holds_questions_until_approved(harness: Any) -> None:
     sid, mod = await live_session(harness)
     assert (await harness.client.put(f"/sessions/{sid}/qa-settings", json={"premoderation": True},
