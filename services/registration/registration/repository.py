@@ -106,15 +106,14 @@ class AttendeeRepository:
         except DuplicateKeyError:
             pass
         current = await self.by_email.find_one({"_id": email_lc})
-        if current is None or current.get("attendee_id") == attendee_id:
-            if current is None:
-                await self.by_email.update_one({"_id": email_lc}, {"$set": {"attendee_id": attendee_id}}, upsert=True)
-            return
-        owner = await self.collection.find_one({"_id": current["attendee_id"]}, {"email_lc": 1})
-        if owner is not None and owner.get("email_lc") == email_lc:
-            if overwrite:
-                raise EmailTaken(email_lc)
-            return
+        if current is not None:
+            if current["attendee_id"] == attendee_id:
+                return
+            owner = await self.collection.find_one({"_id": current["attendee_id"]}, {"email_lc": 1})
+            if owner is not None and owner.get("email_lc") == email_lc:  # a live pointer: keep it
+                if overwrite:
+                    raise EmailTaken(email_lc)
+                return
         await self.by_email.update_one({"_id": email_lc}, {"$set": {"attendee_id": attendee_id}}, upsert=True)
 
     async def insert(self, doc: Document, events: list[tuple[str, Envelope]]) -> None:
