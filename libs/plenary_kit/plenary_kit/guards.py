@@ -207,18 +207,28 @@ def split_guard(filter: Any, kwargs: Mapping[str, Any]) -> tuple[Any, dict[str, 
     return key, {k: v for k, v in filter.items() if k != "_id"}
 
 
+AS_SENT, FAILED = object(), object()
+
+
+async def check_by_id(collection: Any, kind: ServerKind, filter: Any, kwargs: Mapping[str, Any]) -> Any:
+    """Decide a guarded write by `_id`: the document's `_id` when its condition holds (write by `_id` alone),
+    FAILED when it does not (or the document is gone), AS_SENT when the write must go to the server as it is
+    (MongoDB, no guard beside the `_id`, an upsert, a condition `matches` does not know)."""
+    split = split_guard(filter, kwargs)
+    if split is None or not await kind.is_ferretdb():
+        return AS_SENT
+    key, rest = split
+    current = await collection.find_one({"_id": key})
+    verdict = False if current is None else matches(current, rest)
+    return AS_SENT if verdict is None else key if verdict else FAILED
+
+
 async def update_one(collection: Any, kind: ServerKind, filter: Any, update: Any, **kwargs: Any) -> Any:
     """`collection.update_one`, answered by `_id` on FerretDB. Call it holding the document's lock."""
-    split = split_guard(filter, kwargs)
-    if split is not None and await kind.is_ferretdb():
-        key, rest = split
-        current = await collection.find_one({"_id": key})
-        verdict = False if current is None else matches(current, rest)
-        if verdict is False:
-            return NotMatched()
-        if verdict:
-            return await collection.update_one({"_id": key}, update, **kwargs)
-    return await collection.update_one(filter, update, **kwargs)
+    key = await check_by_id(collection, kind, filter, kwargs)
+    if key is FAILED:
+        return NotMatched()
+    return await collection.update_one(filter if key is AS_SENT else {"_id": key}, update, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -231,27 +241,15 @@ class NotDeleted:
 
 async def delete_one(collection: Any, kind: ServerKind, filter: Any, **kwargs: Any) -> Any:
     """`collection.delete_one`, answered by `_id` on FerretDB. Call it holding the document's lock."""
-    split = split_guard(filter, kwargs)
-    if split is not None and await kind.is_ferretdb():
-        key, rest = split
-        current = await collection.find_one({"_id": key})
-        verdict = False if current is None else matches(current, rest)
-        if verdict is False:
-            return NotDeleted()
-        if verdict:
-            return await collection.delete_one({"_id": key}, **kwargs)
-    return await collection.delete_one(filter, **kwargs)
+    key = await check_by_id(collection, kind, filter, kwargs)
+    if key is FAILED:
+        return NotDeleted()
+    return await collection.delete_one(filter if key is AS_SENT else {"_id": key}, **kwargs)
 
 
 async def find_one_and_update(collection: Any, kind: ServerKind, filter: Any, update: Any, **kwargs: Any) -> Any:
     """`collection.find_one_and_update`, answered by `_id` on FerretDB. Call it holding the document's lock."""
-    split = split_guard(filter, kwargs)
-    if split is not None and await kind.is_ferretdb():
-        key, rest = split
-        current = await collection.find_one({"_id": key})
-        verdict = False if current is None else matches(current, rest)
-        if verdict is False:
-            return None
-        if verdict:
-            return await collection.find_one_and_update({"_id": key}, update, **kwargs)
-    return await collection.find_one_and_update(filter, update, **kwargs)
+    key = await check_by_id(collection, kind, filter, kwargs)
+    if key is FAILED:
+        return None
+    return await collection.find_one_and_update(filter if key is AS_SENT else {"_id": key}, update, **kwargs)
