@@ -2,11 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3.11
-UV := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# uv: the one on PATH, else the copy `make bootstrap` installs into the checkout (git-ignored), so the path is known
+# before it exists whatever the Python layout (pyenv, Debian's python3.11, a venv)
+UV_HOME := $(CURDIR)/.plenary/tools/uv
+UV := $(shell command -v uv 2>/dev/null || echo "$(UV_HOME)/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap infra up down status demo test unit integration e2e lint typecheck contracts bench clean
+.PHONY: help bootstrap install-uv infra up down status demo test unit integration e2e lint typecheck contracts bench clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, FerretDB and every service, load the WSIS 2020 demo"
@@ -16,8 +19,17 @@ help:
 
 bootstrap:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is missing: install python3.11 (apt-get install python3.11) and retry."; exit 1; }
-	@[ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	@[ -x "$(UV)" ] || $(MAKE) --no-print-directory install-uv
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
+
+install-uv:
+	@echo "Installing uv into $(UV_HOME) ..."
+	@$(PYTHON) -m pip --version >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null; } \
+	  || { echo "pip is missing for $(PYTHON): install python3-pip (apt-get install python3-pip) and retry."; exit 1; }
+	@rm -rf "$(UV_HOME)" && $(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-script-location --root-user-action=ignore \
+	  --target "$(UV_HOME)" "uv>=0.5,<1"
+	@[ -x "$(UV_HOME)/bin/uv" ] || { echo "uv was not installed into $(UV_HOME)/bin; install uv by hand and retry."; exit 1; }
 
 infra: bootstrap
 	@$(RUN) plenary stack install
