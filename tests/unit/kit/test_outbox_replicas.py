@@ -263,3 +263,19 @@ async def test_an_orphan_older_than_the_grace_period_is_published_by_exactly_one
         assert [e.data["n"] for e in broker.events("t") if e.subject == f"o{i}"] == [1, 2]
     assert await waiting(raw) == 1  # the fresh entry is left to its writer's relay
     assert await db[CLAIMS].count_documents({}) == 0
+
+
+async def test_a_hint_older_than_the_grace_period_is_left_to_the_claimed_scan() -> None:
+    db = memory_database()
+    raw = db["things"]
+    broker = MemoryBroker()
+    now = datetime.now(UTC)
+    relay = OutboxRelay([raw], broker, service="test", grace_seconds=10, clock=lambda: now + timedelta(seconds=11))
+    event = env("a", 1, at=now)
+    await raw.insert_one({"_id": "a", "_outbox": outbox_entries([("t", event)])})
+    relay.notify("a", [("t", event)], collection="things")
+    assert await relay.drain_hinted() == 0  # too old for the hinted path (Kafka was down, say)
+    assert relay.pending == 0 and await waiting(raw) == 1
+    assert await relay.drain_once(10.0) == 1  # the periodic scan takes it, through the claim
+    assert ids(broker) == [event.id]
+    assert await waiting(raw) == 0
