@@ -63,6 +63,7 @@ GRACE_SECONDS = 10.0
 LEASE_SECONDS = 30.0
 HINT_RETRY_SECONDS = 0.05  # a hint whose document another relay holds is tried again after this long
 INDEX_RETRY_SECONDS = 60.0
+CLAIMS_AT_ONCE = 32  # claim upserts in flight together (each is one round trip)
 EVERYTHING = datetime(9999, 12, 31, tzinfo=UTC)  # a scan cutoff later than any event time
 
 
@@ -319,11 +320,15 @@ class OutboxRelay:
         go. Returns the ids of the events that went out and those of the documents another relay holds."""
         claimed: list[Any] = []
         busy: set[Any] = set()
-        for doc_id in doc_ids:
-            if await self._claim(collection, doc_id):
-                claimed.append(doc_id)
-            else:
-                busy.add(doc_id)
+        for start in range(0, len(doc_ids), CLAIMS_AT_ONCE):
+            some = doc_ids[start:start + CLAIMS_AT_ONCE]
+            won = await asyncio.gather(*(self._claim(collection, doc_id) for doc_id in some), return_exceptions=True)
+            claimed += [doc_id for doc_id, ok in zip(some, won, strict=True) if ok is True]
+            busy.update(doc_id for doc_id, ok in zip(some, won, strict=True) if ok is False)
+            failed = [error for error in won if isinstance(error, BaseException)]
+            if failed:
+                await self._release(collection, claimed)
+                raise failed[0]
         if not claimed:
             return set(), busy
         try:
