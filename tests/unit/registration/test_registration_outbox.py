@@ -1,5 +1,5 @@
 """The registration writes hand their events to the outbox relay by document id: published without a scan of the
-attendees collection (a full read on FerretDB), and never twice when a scan runs as well."""
+attendees collection, and never twice when a scan runs as well."""
 
 from __future__ import annotations
 
