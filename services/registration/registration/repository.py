@@ -1,7 +1,7 @@
 """Every database call of the registration service, over one AsyncCollection-like object.
 
 The same class runs over the real AsyncMongoClient (MongoDB 7, or FerretDB 2 on DocumentDB locally) and over
-`plenary_kit.testing.memory.memory_database()` in unit tests; tests/integration/registration/test_repository_contract
+`plenary_kit.testing.memory.memory_database()` in unit tests; tests/integration/registration/test_registration_repository_contract.py
 runs one suite against both. Only single-document atomic operations are used: no transactions, no change streams.
 Every write that causes events carries them in the same document (`_outbox`), for the outbox relay. Every guarded
 write is one conditional update that the server applies atomically, so any number of processes may share the
