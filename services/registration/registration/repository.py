@@ -1,11 +1,11 @@
 """Every database call of the registration service, over one AsyncCollection-like object.
 
 The same class runs over the real AsyncMongoClient (MongoDB 7, or FerretDB 2 on DocumentDB locally) and over
-`plenary_kit.testing.memory.memory_database()` in unit tests; tests/integration/registration/test_registration_repository_contract.py
-runs one suite against both. Only single-document atomic operations are used: no transactions, no change streams.
-Every write that causes events carries them in the same document (`_outbox`), for the outbox relay. Every guarded
-write is one conditional update that the server applies atomically, so any number of processes may share the
-collection.
+`plenary_kit.testing.memory.memory_database()` in unit tests; one contract suite runs against both
+(tests/integration/registration/test_registration_repository_contract.py). Only single-document atomic operations
+are used: no transactions, no change streams. Every write that causes events carries them in the same document
+(`_outbox`), for the outbox relay. Every guarded write is one conditional update that the server applies
+atomically, so any number of processes may share the collection.
 
 The attendee's unique `email_lc` index decides who owns an address: a registration or a change of address that
 would give a second attendee the same (lower-cased) address fails on it, however the requests race.
