@@ -73,8 +73,8 @@ async def run(infra: Any) -> None:
     try:
         info = await db.command("buildInfo")
         server = f"MongoDB {info.get('version', '?')}"
-        if "ferretdbVersion" in info:  # a label only: the queries are the same on every server
-            server = f"FerretDB {info['ferretdbVersion']} (MongoDB {info.get('version', '?')} wire)"
+        if isinstance(info.get("ferretdb"), dict):  # FerretDB 2 says so here; a label only, the queries are the same
+            server = f"FerretDB {info['ferretdb'].get('version', '?')} (as MongoDB {info.get('version', '?')})"
         for size in SIZES:
             await _one_size(db, server, size)
     finally:
