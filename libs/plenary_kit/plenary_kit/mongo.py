@@ -23,8 +23,32 @@ Document = dict[str, Any]
 log = get_logger("plenary.mongo")
 
 
+class TransactionRefused(RuntimeError):
+    """Raised when code asks the kit's client for a multi-document transaction."""
+
+
+_NO_TRANSACTIONS = ("Plenary never uses multi-document transactions: FerretDB 2 does not support them (it applies "
+                    "the writes sent inside one at once) and the design does not need them. Write one document per "
+                    "change, with the events it causes in its outbox (plenary_kit.outbox), and make each effect "
+                    "idempotent on the event id.")
+
+
+async def _refuse_transaction(*args: Any, **kwargs: Any) -> Any:
+    raise TransactionRefused(_NO_TRANSACTIONS)
+
+
+class SingleDocumentClient(AsyncMongoClient[Document]):
+    """AsyncMongoClient whose sessions refuse to start a transaction, with a sentence saying what to do instead."""
+
+    def start_session(self, *args: Any, **kwargs: Any) -> Any:
+        session = super().start_session(*args, **kwargs)
+        session.start_transaction = _refuse_transaction  # type: ignore[method-assign]
+        session.with_transaction = _refuse_transaction  # type: ignore[method-assign]
+        return session
+
+
 def open_client(uri: str, *, timeout_ms: int = 3000) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(
+    return SingleDocumentClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
