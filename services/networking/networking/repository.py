@@ -114,6 +114,7 @@ class NetworkingRepository:
         await self.reports.create_index([("reported_id", ASCENDING)], name="reported")
         await self.enrolments.create_index([("attendee_id", ASCENDING)], name="attendee")
         await self.speakers.create_index([("attendee_id", ASCENDING)], name="attendee")
+        await self.sessions.create_index([("speaker_ids", ASCENDING)], name="speakers")  # a person's schedule
         await self.reads.create_index([("attendee_id", ASCENDING)], name="reader")
 
     # -- people (projection of registration events) --------------------------------------------------------------

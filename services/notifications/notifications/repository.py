@@ -156,6 +156,9 @@ class LivePushes:
         # fewer, larger batches publish faster (measured: 1,000 per batch beats 100)
         self.batch_size = batch_size
 
+    async def ensure_indexes(self) -> None:
+        await self.batches.create_index([("created_at", ASCENDING)])  # prune
+
     async def push(self, key: str, events: dict[str, dict[str, Any]], now: datetime) -> int:
         """`events`: notification id -> outbox entry. Returns how many pushes were written now."""
         written = 0
