@@ -37,6 +37,8 @@ from pymongo.errors import BulkWriteError
 
 _HERE = __file__
 _SKIP_MODULES = ("pymongo", "motor", "asyncio", "mongomock", "bson")
+_KIT_HELPERS = ("plenary_kit.guards", "plenary_kit.doclocks", "plenary_kit.mongo", "plenary_kit.batching",
+                "plenary_kit.testing")
 
 
 @dataclass
@@ -89,18 +91,14 @@ def _normal_sort(sort: Any, direction: Any = None) -> list[tuple[str, int]] | No
 
 
 def _caller() -> str:
-    """The method that sent the query: the first frame outside the driver, this module and the kit's helpers
-    (`find_by_ids`, guarded writes), else the kit's own (the outbox relay runs in a task of its own)."""
-    kit = None
+    """The method that sent the query: the first frame outside the driver's modules and the kit's query helpers
+    (`find_by_ids`, guarded writes, the insert batcher)."""
     for frame in inspect.stack(context=0)[2:]:
         module = frame.frame.f_globals.get("__name__", "")
-        if frame.filename == _HERE or module.split(".")[0] in _SKIP_MODULES:
+        if frame.filename == _HERE or module.split(".")[0] in _SKIP_MODULES or module.startswith(_KIT_HELPERS):
             continue
-        where = f"{module}:{frame.frame.f_code.co_qualname}"
-        if not module.startswith("plenary_kit."):
-            return where
-        kit = kit or where
-    return kit or "?"
+        return f"{module}:{frame.frame.f_code.co_qualname}"
+    return "?"
 
 
 class QueryRecorder:
