@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from plenary_kit.envelope import Envelope
+from plenary_kit.idempotency import IdempotencyStore
 from plenary_kit.mongo import open_client
 from plenary_kit.outbox import OutboxRelay
 from plenary_kit.testing.memory import MemoryBroker
@@ -153,6 +155,7 @@ async def drive_sessions(db: Any) -> list[Any]:
 
 # -- exhibition ------------------------------------------------------------------------------------------------------
 async def drive_exhibition(db: Any) -> list[Any]:
+    from exhibition.app import Housekeeping
     from exhibition.repository import ExhibitionRepository
 
     repo = ExhibitionRepository(db)
@@ -198,8 +201,18 @@ async def drive_exhibition(db: Any) -> list[Any]:
     await repo.contacts_of(["att-0", "att-1"])
     await repo.erase_contact("att-2", T0)
     await repo.forget_author("att-2")
-    await repo.purge(T0 - timedelta(hours=1))
     await repo.remove_exhibitor_data("ex-2")
+    # the housekeeping poller (tombstones, abandoned uploads, expired idempotency keys) and the keys themselves
+    keys = IdempotencyStore(db["idempotency"])
+    await keys.begin("POST /exhibitors", "key-1", {"a": 1})
+    await keys.finish("POST /exhibitors", "key-1", 201, {"id": "ex-0"})
+    await keys.begin("POST /exhibitors", "key-2", {"a": 2})
+    await keys.abandon("POST /exhibitors", "key-2")
+    housekeeping = Housekeeping(repo, db["idempotency"],
+                                SimpleNamespace(abandoned_upload_seconds=3600, janitor_interval_seconds=3600))
+    await housekeeping.start()
+    await housekeeping.stop()
+    await housekeeping.run_once()
     return list(repo.outbox_collections)
 
 
