@@ -150,7 +150,8 @@ async def renew_tokens(client: httpx.AsyncClient, result: LoadResult) -> None:
 
 def local_registration_env() -> dict[str, str]:
     """The registration service's environment in the local stack that `make up` starts."""
-    from plenary_kit.stack.infra import FERRETDB_PORT, KAFKA_PORT
+    from plenary_kit.stack.engine import FERRETDB_PORT
+    from plenary_kit.stack.infra import KAFKA_PORT
     from plenary_kit.stack.processes import HOST, StackPaths, ensure_keys, find_root, service_environment
 
     paths = StackPaths(find_root())
