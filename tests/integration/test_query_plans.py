@@ -208,6 +208,7 @@ async def drive_exhibition(db: Any) -> list[Any]:
     await keys.finish("POST /exhibitors", "key-1", 201, {"id": "ex-0"})
     await keys.begin("POST /exhibitors", "key-2", {"a": 2})
     await keys.abandon("POST /exhibitors", "key-2")
+    await db["outbox_published"].insert_one({"_id": "published-event", "at": T0})  # the relay's record, read by _id
     housekeeping = Housekeeping(repo, db["idempotency"],
                                 SimpleNamespace(abandoned_upload_seconds=3600, janitor_interval_seconds=3600))
     await housekeeping.start()
@@ -341,6 +342,7 @@ async def drive_notifications(db: Any) -> list[Any]:
     from notifications.digests import DigestStore
     from notifications.directory import Directory
     from notifications.domain import Lane, SegmentRule
+    from notifications.mail import SendFailure
     from notifications.outbound import EmailQueue
     from notifications.reminders import ReminderStore
     from notifications.repository import Announcements, Inbox, LivePushes, Preferences, ServiceState
@@ -432,6 +434,8 @@ async def drive_notifications(db: Any) -> list[Any]:
     await digests.get("att-1")
     await digests.erase("att-2")
     await digests.prune(T0 - timedelta(days=7))
+    await digests.add([{"_id": "i-9", "attendee_id": "att-0", "conversation_id": "c-1", "message_id": "m-9",
+                        "author_id": "att-1", "author_name": "P1", "received_at": T0}], T0, T0 + timedelta(minutes=10))
 
     reminders = ReminderStore(db["reminders"])
     await reminders.ensure_indexes()
@@ -457,8 +461,10 @@ async def drive_notifications(db: Any) -> list[Any]:
         if due:
             claimed = await queue.claim(lane, due[0]["_id"], T0, T0 + timedelta(minutes=5))
             if claimed:
-                await queue.finish(lane, claimed, sent=[m["_id"] for m in claimed["messages"]], retry={}, dead={},
-                                   retry_at=T0, now=T0, dlq_topic="t.dlq")
+                first, second, *rest = [m["_id"] for m in claimed["messages"]]
+                await queue.finish(lane, claimed, sent=rest, retry={first: SendFailure("busy", permanent=False)},
+                                   dead={second: SendFailure("no such user", permanent=True, code=550)},
+                                   retry_at=T0 + timedelta(minutes=5), now=T0, dlq_topic="t.dlq")
         for doc in await queue.expired(lane, T0 + timedelta(hours=1)):
             await queue.release(lane, doc, T0)
     await queue.finished_before("nope")
@@ -474,13 +480,34 @@ DRIVERS: dict[str, Driver] = {
     "notifications": drive_notifications,
 }
 
-# (collection, shape) -> why reading the whole collection is right there. Keep this short.
+# Queries that may read a whole collection, and why. A key is (collection or "*", the query's shape or the end of
+# the method that sends it: see plans.is_allowed). DocumentDB 0.107 does not take a sort from an index
+# (documentdb.enableIndexOrderbyPushdown is off), so an unfiltered listing in some order reads the collection on
+# it, while MongoDB walks the index of that order and stops at the page's limit. Keep this list short.
+EVERYONE = {
+    # the outbox relay's safety-net scan for entries no hint announced (the indexed scan on `_outbox.time` of the
+    # outbox work replaces it; remove this entry when that lands)
+    ("*", "{_outbox.0: {$exists: True}}"): "the outbox relay's periodic scan",
+}
 ALLOWED: dict[str, dict[tuple[str, str], str]] = {
-    "sessions": {},
+    "sessions": {
+        # the public speakers list with no filter: every speaker, by name (MongoDB uses the name_1__id_1 index)
+        ("speakers", "{}"): "the unfiltered speakers list and its total",
+        ("speakers", "{} sort name +1, _id +1"): "the unfiltered speakers list",
+    },
     "exhibition": {},
-    "networking": {},
-    "registration": {},
-    "notifications": {},
+    "networking": {
+        ("reports", "{} sort _id -1"): "the moderators' list of every report, newest first",
+    },
+    "registration": {
+        # organisers' list and CSV export: any mix of seven filters and a text search, in id order (MongoDB walks
+        # the _id index); an organiser's page, not a request attendees make
+        ("attendees", "AttendeeRepository.page"): "the organisers' attendee list and export",
+        ("attendees", "AttendeeRepository._backfill_pointers"): "a one-off backfill at start",
+    },
+    "notifications": {
+        ("announcements", "{} sort created_at -1"): "the organisers' list of the latest announcements",
+    },
 }
 
 
@@ -494,13 +521,13 @@ async def test_every_repository_query_is_served_by_an_index(service: str, infra:
         outbox_collections = await DRIVERS[service](recorder.database(db))
         # the outbox relay's poll over the same collections (it publishes what the driver's writes left)
         await OutboxRelay(outbox_collections, MemoryBroker(), service=service).flush()
-        queried = recorder.collections()
-        sizes = await fill(db, queried, copies=COPIES)
+        sizes = await fill(db, recorder.collections(), copies=COPIES)
         empty = sorted(name for name, size in sizes.items() if size < COPIES)
-        assert not empty, f"the driver wrote nothing to {empty}: their queries cannot be judged on an empty table"
-        found = await scans(db, recorder.queries, allowed=ALLOWED[service])
-        assert not found, f"{service}: {len(found)} query shapes read the whole collection:\n" + \
-            "\n".join(f"  {scan}" for scan in found)
+        found = await scans(db, recorder.queries, allowed=[*EVERYONE, *ALLOWED[service]])
+        problems = [f"  {scan}" for scan in found]
+        if empty:  # a query on an empty table proves nothing either way
+            problems.append(f"  the driver left nothing in {empty} to copy: those tables stayed small")
+        assert not problems, f"{service}: {len(found)} query shapes read the whole collection:\n" + "\n".join(problems)
     finally:
         await client.close()
 
@@ -514,8 +541,17 @@ PG_INDEX = {"queryPlanner": {"Plan": {"Node Type": "Bitmap Heap Scan", "Relation
     {"Node Type": "Bitmap Index Scan", "Index Name": "documents_rum_index_40"}]}}}
 
 
+PG_WHOLE_PK = {"queryPlanner": {"Plan": {"Node Type": "Bitmap Heap Scan", "Relation Name": "documents_3",
+                                         "Recheck Cond": "(shard_key_value = '3'::bigint)", "Plans": [
+    {"Node Type": "Bitmap Index Scan", "Index Name": "_id_", "Index Cond": "(shard_key_value = '3'::bigint)"}]}}}
+PG_BY_ID = {"queryPlanner": {"Plan": {"Node Type": "Index Scan", "Relation Name": "documents_3", "Index Name": "_id_",
+                                      "Index Cond": "((shard_key_value = '3'::bigint) AND (object_id OPERATOR("
+                                                    "documentdb_core.=) 'BSONHEX11'::documentdb_core.bson))"}}}
+
+
 def test_the_plan_reader_knows_a_collection_scan_in_both_dialects() -> None:
-    assert is_collection_scan(MONGO_COLLSCAN) and is_collection_scan(PG_SEQ)
+    assert is_collection_scan(MONGO_COLLSCAN) and is_collection_scan(PG_SEQ) and is_collection_scan(PG_WHOLE_PK)
     assert not is_collection_scan(MONGO_IXSCAN) and not is_collection_scan(PG_INDEX)
+    assert not is_collection_scan(PG_BY_ID)
     assert plan_summary(PG_SEQ) == "Seq Scan on documents_12"
     assert plan_summary(MONGO_IXSCAN) == "IXSCAN email_lc_1"
