@@ -92,7 +92,6 @@ class ExhibitionRepository:
         await self.exhibitors.create_index([("removed_at", ASCENDING)], name="removed")  # purge
         await self.assets.create_index([("exhibitor_id", ASCENDING), ("kind", ASCENDING)], name="exhibitor_kind")
         await self.assets.create_index([("status", ASCENDING), ("created_at", ASCENDING)], name="status")  # purge
-        await self.assets.create_index([("kind", ASCENDING), ("status", ASCENDING)], name="kind_status")  # hall
         await self.assets.create_index([("created_by", ASCENDING)], name="author")  # erasure
         await self.chunks.create_index([("asset_id", ASCENDING), ("n", ASCENDING)], name="asset_n")
         await self.visits.create_index([("exhibitor_id", ASCENDING), ("visitor", ASCENDING), ("slot", ASCENDING)],
