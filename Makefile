@@ -37,8 +37,7 @@ infra: bootstrap
 up: bootstrap
 	@$(RUN) plenary stack up
 	@$(RUN) plenary-demo load --gateway http://127.0.0.1:8000
-	@echo
-	@echo "Plenary is up: open http://127.0.0.1:8000/"
+	@echo "Open http://127.0.0.1:8000/ (logs: .plenary/logs/; what runs: uv run plenary stack status; stop: make down)"
 
 down:
 	@[ -x "$(UV)" ] && $(RUN) plenary stack down || true

@@ -220,7 +220,8 @@ def engine_prefix(paths: StackPaths) -> Path:
 
 
 def ferretdb_binary(paths: StackPaths) -> Path:
-    return paths.cache / "bin" / "ferretdb"
+    """Named by version, so that a checkout of another version sharing the cache does not replace it."""
+    return paths.cache / "bin" / f"ferretdb-{FERRETDB_VERSION}" / "ferretdb"
 
 
 def _extension_dir() -> Path:
