@@ -86,7 +86,10 @@ class ExhibitionRepository:
 
     async def ensure_indexes(self) -> None:
         await self.exhibitors.create_index([("key", ASCENDING)], unique=True, name="key_unique")
+        await self.exhibitors.create_index([("removed_at", ASCENDING)], name="removed")  # purge
         await self.assets.create_index([("exhibitor_id", ASCENDING), ("kind", ASCENDING)], name="exhibitor_kind")
+        await self.assets.create_index([("status", ASCENDING), ("created_at", ASCENDING)], name="status")  # purge
+        await self.assets.create_index([("created_by", ASCENDING)], name="author")  # erasure
         await self.chunks.create_index([("asset_id", ASCENDING), ("n", ASCENDING)], name="asset_n")
         await self.visits.create_index([("exhibitor_id", ASCENDING), ("visitor", ASCENDING), ("slot", ASCENDING)],
                                        unique=True, name="exhibitor_visitor_slot_unique")
@@ -98,6 +101,7 @@ class ExhibitionRepository:
             await collection.create_index([("visitor", ASCENDING)], name="visitor")
         await self.leads.create_index([("exhibitor_id", ASCENDING), ("shared_at", DESCENDING)], name="exhibitor")
         await self.leads.create_index([("attendee_id", ASCENDING)], name="attendee")
+        await self.leads.create_index([("revoked_at", ASCENDING)], name="revoked")  # purge
 
     # -- exhibitors ----------------------------------------------------------------------------------------
     async def insert_exhibitor(self, doc: Document, events: Events) -> None:

@@ -112,6 +112,7 @@ class NetworkingRepository:
         await self.reports.create_index([("reported_id", ASCENDING)], name="reported")
         await self.enrolments.create_index([("attendee_id", ASCENDING)], name="attendee")
         await self.speakers.create_index([("attendee_id", ASCENDING)], name="attendee")
+        await self.sessions.create_index([("speaker_ids", ASCENDING)], name="speakers")  # a person's schedule
         await self.reads.create_index([("attendee_id", ASCENDING)], name="reader")
 
     # -- people (projection of registration events) --------------------------------------------------------------
@@ -348,14 +349,14 @@ class NetworkingRepository:
         speaker_ids = [doc["_id"] async for doc in self.speakers.find({"attendee_id": attendee_id})]
         if not ids and not speaker_ids:
             return []
-        which: list[Document] = []
-        if ids:
-            which.append({"_id": {"$in": ids}})
-        if speaker_ids:
-            which.append({"speaker_ids": {"$in": speaker_ids}})
-        docs: list[Document] = await self.sessions.find(
-            {"$and": [{"$or": which}, {"status": {"$ne": "cancelled"}}, {"starts_at": {"$exists": True}}]}) \
-            .to_list(None)
+        # one query per key: DocumentDB answers an $or of the primary key and another index by reading every session
+        found: dict[str, Document] = {}
+        for key, values in (("_id", ids), ("speaker_ids", speaker_ids)):
+            if values:
+                async for doc in self.sessions.find({key: {"$in": values}, "status": {"$ne": "cancelled"},
+                                                     "starts_at": {"$exists": True}}):
+                    found[doc["_id"]] = doc
+        docs = list(found.values())
         for doc in docs:
             doc["speaking"] = bool(set(doc.get("speaker_ids") or []) & set(speaker_ids))
             doc["waiting"] = False

@@ -80,6 +80,7 @@ class Notifications:
 
     async def ensure_indexes(self) -> None:
         await self.inbox.ensure_indexes()
+        await self.live.ensure_indexes()
         await self.announcements.ensure_indexes()
         await self.directory.ensure_indexes()
         await self.queue.ensure_indexes()

@@ -70,6 +70,7 @@ class EmailQueue:
     async def ensure_indexes(self) -> None:
         for collection in self.lanes.values():
             await collection.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+            await collection.create_index([("messages.attendee_id", ASCENDING)])  # erasure
         await self.history.create_index([("messages.attendee_id", ASCENDING)])
 
     # -- queueing -------------------------------------------------------------------------------------------------

@@ -152,6 +152,9 @@ class LivePushes:
         # the relay clears each batch's outbox with one update: one batch document per 1,000 people
         self.batch_size = batch_size
 
+    async def ensure_indexes(self) -> None:
+        await self.batches.create_index([("created_at", ASCENDING)])  # prune
+
     async def push(self, key: str, events: dict[str, dict[str, Any]], now: datetime) -> int:
         """`events`: notification id -> outbox entry. Returns how many pushes were written now."""
         written = 0

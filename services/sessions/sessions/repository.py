@@ -96,14 +96,22 @@ class Repository:
         await self.speakers.create_index([("key", ASCENDING)], unique=True, sparse=True)
         await self.speakers.create_index([("attendee_id", ASCENDING)])
         await self.speakers.create_index([("email", ASCENDING)])
+        await self.speakers.create_index([("name", ASCENDING), ("_id", ASCENDING)])  # the speakers list's order
         await self.enrolments.create_index([("attendee_id", ASCENDING)])
         await self.enrolments.create_index([("session_id", ASCENDING), ("arrival", ASCENDING)])
+        await self.enrolments.create_index([("erased", ASCENDING)])  # the clock's purge of erased people's
         await self.invitations.create_index([("attendee_id", ASCENDING)])
+        await self.invitations.create_index([("session_id", ASCENDING), ("invited_at", ASCENDING)])
         await self.attendance.create_index([("session_id", ASCENDING), ("attendee_id", ASCENDING)], unique=True)
         await self.attendance.create_index([("online", ASCENDING), ("last_seen_at", ASCENDING)])
+        await self.attendance.create_index([("attendee_id", ASCENDING)])  # erasure
+        await self.live_counts.create_index([("touched_at", ASCENDING)])  # the ticker's $or: one index a branch
+        await self.live_counts.create_index([("viewers", ASCENDING)])
         await self.questions.create_index([("session_id", ASCENDING), ("asked_at", DESCENDING)])
         await self.questions.create_index([("author_id", ASCENDING)])
+        await self.questions.create_index([("voters", ASCENDING)])  # erasure
         await self.feeds.create_index([("token_hash", ASCENDING)], unique=True)
+        await self.people.create_index([("email", ASCENDING)])  # a new speaker's attendee, by address
 
     # -- sessions ---------------------------------------------------------------------------------------------------
     async def get_session(self, session_id: str) -> Doc | None:
