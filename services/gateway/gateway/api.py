@@ -60,8 +60,10 @@ async def record_pageview(request: Request, body: PageView) -> dict[str, Any]:
     return {"page": body.page, "queued": gw.pageviews.record(body.page, visitor)}
 
 
-@router.get("/api/live", summary="Live updates (server-sent events)", response_class=LiveStream,
-            responses={200: {"content": {"text/event-stream": {}}}})
+# status_code: LiveStream's constructor takes none, so FastAPI cannot infer the status of its schema entry
+@router.get("/api/live", summary="Live updates (server-sent events)", response_class=LiveStream, status_code=200,
+            responses={200: {"description": "An endless event stream",
+                             "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 async def live_updates(
     request: Request,
     channels: Annotated[str, Query(description="Comma-separated: session:<id>, user:<your id>, facts")],
