@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(UV_HOME)/bin/uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap install-uv infra up down status demo test unit integration e2e lint typecheck contracts bench clean
+.PHONY: help bootstrap install-uv infra up down status demo test unit integration e2e lint typecheck contracts openapi bench clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, the document store and every service, load the WSIS 2020 demo"
@@ -56,6 +56,10 @@ typecheck: bootstrap
 
 contracts: bootstrap
 	@$(RUN) python -m plenary_events.export
+
+# the gateway's public OpenAPI document, generated from the services' apps (tests fail when it is stale)
+openapi: bootstrap
+	@$(RUN) python -m gateway.contract
 
 test: bootstrap lint typecheck infra
 	@$(RUN) pytest $(PYTEST_ARGS)

@@ -26,6 +26,7 @@ from plenary_web import install as install_web
 from plenary_web.context import TtlCache, WebContext
 from starlette.requests import HTTPConnection
 
+from gateway import docs
 from gateway.api import Gateway, router
 from gateway.cookieauth import CookieAuthMiddleware, Refresher
 from gateway.feeds import FactsRelay, KafkaLiveFeed
@@ -200,6 +201,7 @@ def build_app(
                                 record_pageview=pageview_recorder(gw), cache=web_cache))
     app.add_middleware(CookieAuthMiddleware, refresh=Refresher(upstreams.clients.get("registration"),
                                                                upstreams.urls.get("registration")))
+    docs.install(app)  # /api/openapi.json and /api/docs, ahead of the proxy's catch-all
     proxy = Proxy(upstreams, guard, buffer_body_bytes=settings.gateway_buffer_body_bytes)
     app.router.add_route("/api/{service}", proxy.__call__, methods=PROXY_METHODS, include_in_schema=False)
     app.router.add_route("/api/{service}/{path:path}", proxy.__call__, methods=PROXY_METHODS, include_in_schema=False)

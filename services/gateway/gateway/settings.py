@@ -10,7 +10,7 @@ from plenary_kit.settings import ServiceSettings
 from pydantic import Field
 
 _SERVICE_URL = re.compile(r"^SERVICE_URL_([A-Z0-9_]+)$")
-RESERVED = frozenset({"live", "pageviews", "status"})  # the gateway's own routes under /api/
+RESERVED = frozenset({"live", "pageviews", "status", "docs", "openapi.json"})  # the gateway's own routes under /api/
 
 
 def service_urls_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
