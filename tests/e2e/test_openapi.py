@@ -8,7 +8,9 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
-from plenary_kit.stack.processes import SERVICES
+from playwright.async_api import Route, async_playwright, expect
+from plenary_kit.stack.browser import CHROMIUM_ARGS, install_chromium
+from plenary_kit.stack.processes import SERVICES, StackError
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -70,7 +72,9 @@ async def test_every_documented_path_answers_through_the_gateway(make_stack, htt
     assert no_such_route(status, content_type, body)
 
 
-async def test_api_docs_is_served_whole_by_the_gateway(make_stack, http: httpx.AsyncClient) -> None:
+async def test_api_docs_is_served_whole_by_the_gateway_and_renders_in_chromium_offline(
+    make_stack, http: httpx.AsyncClient
+) -> None:
     stack = await make_stack(["gateway"])
     gateway = stack.url("gateway")
     page = await http.get(f"{gateway}/api/docs")
@@ -80,3 +84,36 @@ async def test_api_docs_is_served_whole_by_the_gateway(make_stack, http: httpx.A
     for url in urls:
         assert "//" not in url, url  # relative: nothing from a CDN
         assert (await http.get(urljoin(str(page.url), url))).status_code == 200, url
+    document = (await http.get(f"{gateway}/api/openapi.json")).json()
+    operations = sum(1 for item in document["paths"].values() for m in item if m in METHODS)
+
+    # Chromium with every request that is not to the gateway refused: the page must render from the gateway alone
+    try:
+        chromium = install_chromium()
+    except StackError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    elsewhere: list[str] = []
+    errors: list[str] = []
+
+    async def only_the_gateway(route: Route) -> None:
+        if route.request.url.startswith(gateway + "/"):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS))
+        try:
+            tab = await browser.new_page()
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            await tab.route("**/*", only_the_gateway)
+            await tab.goto(f"{gateway}/api/docs")
+            await expect(tab.locator(".swagger-ui .info .title")).to_contain_text("Plenary public API",
+                                                                                  timeout=60_000)
+            await expect(tab.locator(".opblock")).to_have_count(operations, timeout=60_000)
+            await expect(tab.locator(".swagger-ui .errors-wrapper")).to_have_count(0)
+        finally:
+            await browser.close()
+    assert elsewhere == []
+    assert errors == []
