@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the whole stack.
 
 One stack for the whole browser session (every service and the gateway as processes on free ports, on the session's
-real Kafka and FerretDB), a real SMTP server (aiosmtpd) that records the e-mails (sign-in codes are read from it),
+real Kafka and document store), a real SMTP server (aiosmtpd) that records the e-mails (sign-in codes are read from it),
 an organiser made with the registration service's operator command, and one Chromium. Each test opens its own
 browser contexts (separate people) with `open_page`. Chromium and axe-core are installed by `plenary stack install`
 (plenary_kit.stack.browser); the fixture installs what is missing the same way.

@@ -1,4 +1,4 @@
-"""The notifications service against the real Kafka and FerretDB and a real SMTP server (aiosmtpd) started by the
+"""The notifications service against the real Kafka and document store and a real SMTP server (aiosmtpd) started by the
 test on a free port. Tests reach the helpers through the `stack` fixture (pytest runs with --import-mode=importlib).
 """
 

@@ -1,6 +1,6 @@
 """Run Plenary's services as real processes (uvicorn) on free ports, for e2e tests and benchmarks.
 
-Every stack gets its own topic prefix and its own databases, so several can share one Kafka and FerretDB.
+Every stack gets its own topic prefix and its own databases, so several can share one Kafka and document store.
 """
 
 from __future__ import annotations
