@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 .PHONY: help bootstrap install-uv infra up down status demo test unit integration e2e lint typecheck contracts bench clean
 
 help:
-	@echo "make up      install what is missing, start Kafka, FerretDB and every service, load the WSIS 2020 demo"
+	@echo "make up      install what is missing, start Kafka, the document store and every service, load the WSIS 2020 demo"
 	@echo "make down    stop everything make up started"
 	@echo "make test    install what is missing, then ruff, mypy and the whole test suite"
 	@echo "make bench   run the benchmarks in bench/ (needs nothing running)"
@@ -37,8 +37,7 @@ infra: bootstrap
 up: bootstrap
 	@$(RUN) plenary stack up
 	@$(RUN) plenary-demo load --gateway http://127.0.0.1:8000
-	@echo
-	@echo "Plenary is up: open http://127.0.0.1:8000/"
+	@echo "Open http://127.0.0.1:8000/ (logs: .plenary/logs/; what runs: uv run plenary stack status; stop: make down)"
 
 down:
 	@[ -x "$(UV)" ] && $(RUN) plenary stack down || true

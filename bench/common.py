@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from plenary_kit.stack.usage import session_totals
+
 
 def percentile(values: Sequence[float], p: float) -> float:
     if not values:
@@ -48,7 +50,7 @@ def figure(name: str, value: Any, unit: str = "") -> None:
 
 @contextmanager
 def real_infra() -> Iterator[Any]:
-    """A real Kafka + FerretDB on free loopback ports for one benchmark run (or the running stack)."""
+    """A real Kafka + document store on free loopback ports for one benchmark run (or the running stack)."""
     from plenary_kit.testing.stack_fixtures import InfraEndpoints, started_infra
 
     if os.environ.get("PLENARY_USE_RUNNING_STACK") == "1":
@@ -115,21 +117,19 @@ class CPUMeter:
         pids: dict[str, list[int]] = {name: [proc.pid()] for name, proc in stack.processes.items()}
         base = getattr(infra, "base_dir", None)
         if base is not None:
-            pids["ferretdb"] = [p for p in pids_matching(str(base)) if "ferretdb" in _comm(p)]
+            pids["store (FerretDB + PostgreSQL)"] = [p for p in pids_matching(str(base)) if "ferretdb" in _comm(p)]
+            cluster = getattr(infra, "cluster_dir", None)
+            if cluster is not None:  # the postmaster; its backends count with it (CPUMeter reads sessions)
+                pids["store (FerretDB + PostgreSQL)"] += pids_matching(f"-D {cluster}")
             pids["kafka"] = [p for p in pids_matching(str(base)) if "java" in _comm(p)]
         pids["load generator (this process)"] = [os.getpid()]
         return cls(pids)
 
     def _read(self) -> dict[str, float]:
         out: dict[str, float] = {}
+        sessions = session_totals({pid for pids in self.pids.values() for pid in pids})
         for name, pids in self.pids.items():
-            total = 0.0
-            for pid in pids:
-                try:
-                    total += cpu_seconds(pid)
-                except OSError:
-                    pass
-            out[name] = total
+            out[name] = sum(sessions[pid][0] for pid in pids if pid in sessions)
         return out
 
     async def measure_idle(self, seconds: float = 5.0) -> None:

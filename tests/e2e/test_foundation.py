@@ -97,13 +97,13 @@ async def _at_least(http: httpx.AsyncClient, gateway: str, n: int) -> bool:
 
 
 async def test_with_kafka_down_writes_are_kept_and_published_when_it_returns(make_stack, http) -> None:
-    # a Kafka and FerretDB of this test's own, since the test stops its Kafka
+    # a Kafka and document store of this test's own, since the test stops its Kafka
     paths = StackPaths(find_root())
     pair = InfraPair.create(paths, paths.state / f"test-kafka-down-{random.randrange(1 << 30):x}")
     await asyncio.to_thread(pair.start)
     try:
         stack = await make_stack(["registration", "stats", "gateway"], kafka_bootstrap=pair.kafka.bootstrap,
-                                 mongodb_uri=pair.ferretdb.uri, **UNLIMITED)
+                                 mongodb_uri=pair.store.uri, **UNLIMITED)
         gateway, registration = stack.url("gateway"), stack.url("registration")
         people = generate_attendees(1000, seed=99)[:30]
         assert await register_all(http, gateway, people[:10]) == 10

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from plenary_kit.cli import format_status
-from plenary_kit.stack import infra, processes
-from plenary_kit.stack.infra import FerretDBServer, KafkaServer
+from plenary_kit.stack import engine, infra, processes
+from plenary_kit.stack.engine import FerretDBServer, PostgresServer
+from plenary_kit.stack.infra import KafkaServer
 from plenary_kit.stack.processes import ComponentStatus, StackError, StackPaths
+from plenary_kit.stack.usage import Usage, measure_usage
 
 POM = "<project><properties><kafka.version>{}</kafka.version></properties></project>\n"
 
@@ -83,7 +85,7 @@ def test_a_taken_port_is_refused_with_a_sentence(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_pid_file_whose_process_is_gone_is_removed(paths: StackPaths) -> None:
-    ferretdb = FerretDBServer(paths, data_dir=paths.data / "ferretdb", log_dir=paths.logs, run_dir=paths.run)
+    ferretdb = _ferretdb(paths)
     paths.run.mkdir(parents=True)
     ferretdb.pid_file.write_text(f"{2**22 + 4321}\n")  # above Linux's largest pid: no such process
     assert ferretdb.pid() is None
@@ -112,14 +114,63 @@ def test_kafka_install_marker_follows_the_pom(paths: StackPaths) -> None:
 
 
 def test_ferretdb_install_marker_records_the_version(paths: StackPaths) -> None:
-    binary = infra.ferretdb_binary(paths)
+    binary = engine.ferretdb_binary(paths)
     binary.parent.mkdir(parents=True)
     binary.write_bytes(b"")
     marker = binary.with_name("ferretdb.version")
-    marker.write_text(f"{infra.FERRETDB_VERSION} {infra.FERRETDB_RECIPE}\n")
-    assert infra.ferretdb_installed(paths)
-    marker.write_text(f"v1.24.1 {infra.FERRETDB_RECIPE}\n")
-    assert not infra.ferretdb_installed(paths)
+    marker.write_text(f"{engine.FERRETDB_VERSION}\n")
+    assert engine.ferretdb_installed(paths)
+    marker.write_text("v1.24.2\n")
+    assert not engine.ferretdb_installed(paths)
+
+
+def _ferretdb(paths: StackPaths) -> FerretDBServer:
+    postgres = PostgresServer(data_dir=paths.data / "pg", log_dir=paths.logs, run_dir=paths.run)
+    return FerretDBServer(paths, postgres=postgres, state_dir=paths.data / "ferretdb", log_dir=paths.logs,
+                          run_dir=paths.run)
+
+
+def test_a_source_archive_is_checked_by_its_content(monkeypatch: pytest.MonkeyPatch, paths: StackPaths,
+                                                    tmp_path: Path) -> None:
+    """A mirror's archive whose files differ from the pinned tree is refused with a sentence naming both digests;
+    the same files in another archive (other timestamps, top folder, compression) are accepted."""
+    import io
+    import tarfile
+
+    def archive(files: dict[str, bytes], top: str, mode: str) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode=mode) as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size, info.mtime = len(data), hash(top) & 0xFFFF
+                tar.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    files = {"Makefile": b"all:\n", "src/a.c": b"int a;\n"}
+    with tarfile.open(fileobj=io.BytesIO(archive(files, "one", "w:gz"))) as tar:
+        pinned = engine.tree_digest(tar)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setenv("PLENARY_SOURCE_MIRROR", str(mirror))
+    monkeypatch.setitem(engine.ARCHIVES, "pg_cron", engine.SourceArchive("x.tar", "https://example.invalid/x",
+                                                                          pinned))
+    (mirror / "x.tar").write_bytes(archive(files, "other-top", "w"))
+    tree = engine.fetch_source(paths, "pg_cron")
+    assert (tree / "src" / "a.c").read_bytes() == b"int a;\n"
+
+    (mirror / "x.tar").write_bytes(archive({**files, "src/a.c": b"int b;\n"}, "one", "w:gz"))
+    with pytest.raises(StackError) as raised:
+        engine.fetch_source(paths, "pg_cron")
+    assert "is not the pinned pg_cron source" in str(raised.value) and pinned in str(raised.value)
+
+
+def test_the_store_names_the_debian_packages_it_needs_when_it_cannot_install_them(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(engine, "missing_packages", lambda: ["postgresql-15", "libpcre2-dev"])
+    with pytest.raises(StackError) as raised:
+        engine.install_packages(tmp_path / "log", auto_install=False, echo=lambda _: None)
+    assert str(raised.value).startswith("The local document store needs these Debian packages: postgresql-15 "
+                                        "libpcre2-dev; install them")
 
 
 def test_kafka_configuration_is_single_node_kraft_on_the_given_ports(paths: StackPaths) -> None:
@@ -176,14 +227,32 @@ def test_the_root_is_found_upwards_or_from_plenary_home(paths: StackPaths, tmp_p
         processes.find_root(nested)
 
 
-def test_status_is_a_table() -> None:
+def test_status_is_a_table_with_each_components_cpu_and_memory() -> None:
     text = format_status([ComponentStatus("kafka", 123, 9092, "running"),
-                          ComponentStatus("gateway", None, 8000, "stopped")])
+                          ComponentStatus("gateway", None, 8000, "stopped")], {123: Usage(2.25, 512.4)})
     assert text.splitlines() == [
-        "component  pid  port  state",
-        "kafka      123  9092  running",
-        "gateway    -    8000  stopped",
+        "component  pid  port  state    cpu   rss",
+        "kafka      123  9092  running  2.2%  512 MiB",
+        "gateway    -    8000  stopped  -     -",
     ]
+
+
+def test_usage_counts_a_process_with_its_session() -> None:
+    """A child in the leader's session counts with it (PostgreSQL's backends with the postmaster)."""
+    import sys
+    import time
+
+    leader = subprocess.Popen([sys.executable, "-c", "import subprocess,sys; subprocess.run([sys.executable, '-c', "
+                               "'x=bytearray(64<<20); import time; t=time.time()\\nwhile time.time()-t<3: pass'])"],
+                              start_new_session=True)
+    try:
+        time.sleep(0.5)
+        usage = measure_usage([leader.pid], seconds=1.0)[leader.pid]
+        assert usage.cpu_percent > 5  # the busy child counts; the leader alone only waits (about 0)
+        assert usage.rss_mib > 64
+    finally:
+        leader.kill()
+        leader.wait()
 
 
 def test_a_broker_that_does_not_answer_in_time_names_its_log(monkeypatch: pytest.MonkeyPatch,
@@ -200,7 +269,7 @@ def test_a_broker_that_does_not_answer_in_time_names_its_log(monkeypatch: pytest
 
 def test_a_server_that_exits_while_starting_quotes_its_last_log_line(monkeypatch: pytest.MonkeyPatch,
                                                                      paths: StackPaths) -> None:
-    ferretdb = FerretDBServer(paths, data_dir=paths.data / "ferretdb", log_dir=paths.logs, run_dir=paths.run)
+    ferretdb = _ferretdb(paths)
     paths.logs.mkdir(parents=True)
     ferretdb.log_file.write_text("starting\nlevel=ERROR msg=\"listen tcp: address already in use\"\n")
     monkeypatch.setattr(processes, "pid_alive", lambda pid: False)

@@ -1,10 +1,11 @@
 """`plenary`: the developer's command line.
 
-    plenary stack install             fetch Kafka's jars and build FerretDB into .plenary/cache (once); Chromium
-                                      and axe-core for the browser tests
-    plenary stack up [--no-services]  install, start Kafka and FerretDB, create the topics, start the services
-    plenary stack down                stop the services, FerretDB and Kafka
-    plenary stack status              one line per component: pid, port, state
+    plenary stack install             fetch Kafka's jars; install PostgreSQL, build DocumentDB and FerretDB 2 (once);
+                                      Chromium and axe-core for the browser tests
+    plenary stack up [--no-services]  install, start Kafka and the document store, create the topics, start the
+                                      services
+    plenary stack down                stop the services, the document store and Kafka
+    plenary stack status              one line per component: pid, port, state, CPU and memory
     plenary stack mail [--last N]     the newest messages the local mail sink caught (sign-in codes, ...)
 """
 
@@ -14,7 +15,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from plenary_kit.stack.browser import install_browser_tools
 from plenary_kit.stack.infra import install, local_infra, start_infra
@@ -31,6 +32,7 @@ from plenary_kit.stack.processes import (
     start_services,
     stop_services,
 )
+from plenary_kit.stack.usage import Usage, measure_usage
 
 
 def _paths() -> StackPaths:
@@ -40,7 +42,7 @@ def _paths() -> StackPaths:
 def cmd_install(args: argparse.Namespace) -> int:
     paths = _paths()
     install(paths, auto_install=not args.no_apt)
-    print(f"Kafka and FerretDB are installed in {paths.cache}.")
+    print(f"Kafka, PostgreSQL with DocumentDB, and FerretDB are installed (cache: {paths.cache}).")
     tools = install_browser_tools(paths, auto_install=not args.no_apt)
     print(f"Browser tests: Chromium at {tools.chromium}, axe-core at {tools.axe}.")
     return 0
@@ -49,10 +51,11 @@ def cmd_install(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     paths = _paths()
     install(paths, auto_install=not args.no_apt)
-    kafka, ferretdb = local_infra(paths)
-    start_infra(kafka, ferretdb)
+    kafka, store = local_infra(paths)
+    start_infra(kafka, store)
     print(f"Kafka     {kafka.bootstrap}  (log {kafka.log_file})")
-    print(f"FerretDB  {ferretdb.uri}  (log {ferretdb.log_file})")
+    print(f"Store     {store.uri}  (FerretDB {store.ferretdb.log_file}; PostgreSQL {HOST}:{store.postgres.port}, "
+          f"log {store.postgres.log_file})")
     prefix = os.environ.get("PLENARY_TOPIC_PREFIX", "")
     created = ensure_topics(kafka.bootstrap, prefix)
     if created is None:
@@ -65,7 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     sink.start()
     print(f"Mail sink {HOST}:{sink.port}  (the notifications service's e-mail lands in {sink.folder}; "
           "read it with `plenary stack mail`)")
-    services = start_services(paths, kafka_bootstrap=kafka.bootstrap, mongodb_uri=ferretdb.uri)
+    services = start_services(paths, kafka_bootstrap=kafka.bootstrap, mongodb_uri=store.uri)
     for service in services:
         print(f"{service.name:<13} {service.url}  (log {service.log_file})")
     missing = [name for name in SERVICES if not service_available(name)]
@@ -95,19 +98,24 @@ def cmd_down(args: argparse.Namespace) -> int:
     paths = _paths()
     stop_services(paths)
     MailSink(paths).stop()
-    kafka, ferretdb = local_infra(paths)
-    ferretdb.stop()
+    kafka, store = local_infra(paths)
+    store.stop()
     kafka.stop()
-    print("Stopped the services, the mail sink, FerretDB and Kafka.")
+    print("Stopped the services, the mail sink, the document store (FerretDB, PostgreSQL) and Kafka.")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     paths = _paths()
-    kafka, ferretdb = local_infra(paths)
-    rows: list[ComponentStatus] = [kafka.status(), ferretdb.status(), MailSink(paths).status(),
-                                   *service_statuses(paths)]
-    print(format_status(rows))
+    kafka, store = local_infra(paths)
+    rows: list[ComponentStatus] = [kafka.status(), store.postgres.status(), store.ferretdb.status(),
+                                   MailSink(paths).status(), *service_statuses(paths)]
+    usage = measure_usage([row.pid for row in rows], seconds=args.seconds)
+    print(format_status(rows, usage))
+    running = [usage[row.pid] for row in rows if row.pid in usage]
+    if running:
+        print(f"total: {sum(u.cpu_percent for u in running):.1f} % of one core over {args.seconds:g} s, "
+              f"{sum(u.rss_mib for u in running):.0f} MiB resident")
     return 0
 
 
@@ -123,10 +131,14 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_status(rows: Sequence[ComponentStatus]) -> str:
-    table = [("component", "pid", "port", "state")]
-    table += [(row.name, str(row.pid) if row.pid else "-", str(row.port), row.state) for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
+def format_status(rows: Sequence[ComponentStatus], usage: Mapping[int, Usage] | None = None) -> str:
+    usage = usage or {}
+    table = [("component", "pid", "port", "state", "cpu", "rss")]
+    for row in rows:
+        use = usage.get(row.pid) if row.pid else None
+        table.append((row.name, str(row.pid) if row.pid else "-", str(row.port), row.state,
+                      f"{use.cpu_percent:.1f}%" if use else "-", f"{use.rss_mib:.0f} MiB" if use else "-"))
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
                      for line in table)
 
@@ -134,12 +146,12 @@ def format_status(rows: Sequence[ComponentStatus]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plenary", description="Plenary developer tools.")
     commands = parser.add_subparsers(dest="command", required=True)
-    stack = commands.add_parser("stack", help="the local Kafka, FerretDB and services")
+    stack = commands.add_parser("stack", help="the local Kafka, document store and services")
     actions = stack.add_subparsers(dest="action", required=True)
     for name, func, text in (
-        ("install", cmd_install, "fetch Kafka's jars and build FerretDB into .plenary/cache"),
-        ("up", cmd_up, "install, start Kafka and FerretDB, create topics, start the services"),
-        ("down", cmd_down, "stop the services, FerretDB and Kafka"),
+        ("install", cmd_install, "fetch Kafka's jars, build DocumentDB and FerretDB 2 (once)"),
+        ("up", cmd_up, "install, start Kafka and the document store, create topics, start the services"),
+        ("down", cmd_down, "stop the services, the document store and Kafka"),
         ("status", cmd_status, "show what runs"),
         ("mail", cmd_mail, "print the newest messages the local mail sink caught"),
     ):
@@ -151,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "mail":
             action.add_argument("--last", type=int, default=5, help="how many of the newest messages (default 5)")
         if name == "up":
-            action.add_argument("--no-services", action="store_true", help="start Kafka and FerretDB only")
+            action.add_argument("--no-services", action="store_true",
+                                help="start Kafka and the document store only")
+        if name == "status":
+            action.add_argument("--seconds", type=float, default=2.0,
+                                help="how long to measure each component's CPU use (default 2)")
     return parser
 
 

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -150,7 +151,8 @@ async def renew_tokens(client: httpx.AsyncClient, result: LoadResult) -> None:
 
 def local_registration_env() -> dict[str, str]:
     """The registration service's environment in the local stack that `make up` starts."""
-    from plenary_kit.stack.infra import FERRETDB_PORT, KAFKA_PORT
+    from plenary_kit.stack.engine import FERRETDB_PORT
+    from plenary_kit.stack.infra import KAFKA_PORT
     from plenary_kit.stack.processes import HOST, StackPaths, ensure_keys, find_root, service_environment
 
     paths = StackPaths(find_root())
@@ -217,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     ld.add_argument("--concurrency", type=int, default=24)
     ld.add_argument("--parts", default="attendees,sessions,exhibition,networking",
                     help="comma-separated: attendees, sessions, exhibition, networking")
+    ld.add_argument("--json", action="store_true", help="print the whole result as JSON instead of a summary")
+    ld.add_argument("--result-file", default=None,
+                    help="also write the whole result as JSON to this file (default: .plenary/demo-load.json)")
     args = ap.parse_args(argv)
     started = time.monotonic()
     try:
@@ -225,12 +230,45 @@ def main(argv: list[str] | None = None) -> int:
     except httpx.ConnectError:
         print(f"error: nothing answers at {args.gateway}; start Plenary first with `make up`.", file=sys.stderr)
         return 1
+    organiser = generate_attendees(args.attendees, seed=args.seed)[0]
     summary = {"attendees": result.attendees, "parts": result.parts, "errors": len(result.errors),
-               "seconds": round(time.monotonic() - started, 1)}
-    print(json.dumps(summary, default=str))
+               "seconds": round(time.monotonic() - started, 1), "organiser_email": organiser["email"]}
+    text = json.dumps(summary, default=str)
+    target = Path(args.result_file) if args.result_file else _default_result_file()
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print(f"Demo loaded in {summary['seconds']} s: {result.attendees:,} attendees"
+              + "".join(f", {part} ({_count(value)})" for part, value in result.parts.items())
+              + (f"; {len(result.errors)} errors (below)" if result.errors else "")
+              + (f". Whole result: {target}" if target is not None else "."))
+        print(f"Organiser: sign in as {organiser['email']}; the e-mailed code is shown by "
+              "`uv run plenary stack mail --last 1`.")
     for line in result.errors[:10]:
         print("  " + line, file=sys.stderr)
     return 1 if result.errors else 0
+
+
+def _default_result_file() -> Path | None:
+    try:
+        from plenary_kit.stack.processes import StackError, find_root
+    except ModuleNotFoundError:
+        return None
+    try:
+        return find_root() / ".plenary" / "demo-load.json"
+    except StackError:
+        return None
+
+
+def _count(value: Any) -> str:
+    """A part's result in a few words: its counts, not its ids."""
+    if isinstance(value, dict):
+        counts = [f"{v:,} {k}" for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)]
+        return ", ".join(counts[:4]) or "done"
+    return "done"
 
 
 if __name__ == "__main__":

@@ -246,6 +246,10 @@ class Daemon:
     def environment(self) -> Mapping[str, str] | None:
         return None
 
+    def popen_options(self) -> Mapping[str, object]:
+        """Extra subprocess.Popen arguments (e.g. the user to run as)."""
+        return {}
+
     def prepare(self) -> None:
         """Work before the first spawn (config files, storage format)."""
 
@@ -299,7 +303,8 @@ class Daemon:
         self.prepare()
         with self.output_file.open("ab") as out:
             proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=self.environment(), cwd=self.cwd, start_new_session=True)
+                                    env=self.environment(), cwd=self.cwd, start_new_session=True,
+                                    **self.popen_options())  # type: ignore[call-overload]
         _children[proc.pid] = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         return proc.pid
@@ -348,16 +353,19 @@ class Daemon:
         return ComponentStatus(self.name, pid, self.port, state)
 
 
-def start_together(daemons: Sequence[Daemon], timeout: float) -> None:
+def start_together(daemons: Sequence[Daemon], timeout: float, *, also_spawn: Sequence[Daemon] = ()) -> None:
     """Spawn every daemon that is not running, in order, then wait until each answers. On any failure or
-    interruption the ones this call spawned are stopped. No threads: an interrupt cannot leave one behind."""
-    running = {daemon for daemon in daemons if daemon.pid() is not None}
+    interruption the ones this call spawned are stopped. No threads: an interrupt cannot leave one behind.
+    `also_spawn` are spawned too (after `daemons`) but not waited for: the caller waits for them later."""
+    running = {daemon for daemon in [*daemons, *also_spawn] if daemon.pid() is not None}
     try:
         pids = [daemon.pid() or daemon.spawn() for daemon in daemons]
+        for daemon in also_spawn:
+            daemon.pid() or daemon.spawn()
         for daemon, pid in zip(daemons, pids, strict=True):
             daemon.wait_ready(pid, timeout)
     except BaseException:
-        stop_all([daemon for daemon in daemons if daemon not in running])
+        stop_all([daemon for daemon in [*daemons, *also_spawn] if daemon not in running])
         raise
 
 

@@ -1,7 +1,8 @@
-"""Pytest fixtures for tests that need the real Kafka and FerretDB.
+"""Pytest fixtures for tests that need the real Kafka and the real document store.
 
-`infra` (session) starts a genuine Kafka and FerretDB on free loopback ports, with data and logs in
-.plenary/test-<id>/, and stops them (and removes the folder) at the end of the session. With
+`infra` (session) starts a genuine Kafka and the document store (PostgreSQL with DocumentDB, FerretDB 2 in front)
+on free loopback ports, with data and logs in .plenary/test-<id>/ (PostgreSQL's cluster under
+engine.cluster_base), and stops them (and removes the folders) at the end of the session. With
 PLENARY_USE_RUNNING_STACK=1 it uses the running local stack (`plenary stack up`) instead and starts nothing.
 `topic_prefix` and `mongo_db_name` give each test its own topics and database.
 
@@ -23,11 +24,12 @@ from typing import IO
 
 import pytest
 
+from plenary_kit.stack import engine
+from plenary_kit.stack.engine import FERRETDB_PORT, POSTGRES_PORT
 from plenary_kit.stack.infra import (
-    FERRETDB_PORT,
     KAFKA_CONTROLLER_PORT,
     KAFKA_PORT,
-    FerretDBServer,
+    DocumentStore,
     KafkaServer,
     install,
     start_infra,
@@ -46,21 +48,25 @@ class InfraEndpoints:
     kafka_bootstrap: str
     mongodb_uri: str
     kafka_log: Path | None = None
-    ferretdb_log: Path | None = None
+    store_log: Path | None = None
     base_dir: Path | None = None
+    cluster_dir: Path | None = None  # PostgreSQL's cluster behind the store
 
 
 class InfraPair:
-    """A Kafka and a FerretDB with all their state in one folder, which a lock marks as in use."""
+    """A Kafka and a document store with all their state in one folder (and PostgreSQL's cluster in a folder of
+    the same name under engine.cluster_base), which a lock marks as in use."""
 
-    def __init__(self, paths: StackPaths, base_dir: Path, ports: tuple[int, int, int] | None = None):
-        kafka_port, controller_port, mongo_port = ports or (KAFKA_PORT, KAFKA_CONTROLLER_PORT, FERRETDB_PORT)
+    def __init__(self, paths: StackPaths, base_dir: Path, ports: tuple[int, int, int, int] | None = None):
+        kafka_port, controller_port, mongo_port, postgres_port = ports or (
+            KAFKA_PORT, KAFKA_CONTROLLER_PORT, FERRETDB_PORT, POSTGRES_PORT)
         run, logs, data = base_dir / "run", base_dir / "logs", base_dir / "data"
         self.base_dir = base_dir
         self.kafka = KafkaServer(paths, data_dir=data / "kafka", log_dir=logs, run_dir=run, port=kafka_port,
                                  controller_port=controller_port)
-        self.ferretdb = FerretDBServer(paths, data_dir=data / "ferretdb", log_dir=logs, run_dir=run,
-                                       port=mongo_port)
+        self.store = DocumentStore(paths, cluster_dir=engine.cluster_base(paths) / base_dir.name,
+                                   state_dir=data / "ferretdb", log_dir=logs, run_dir=run, port=mongo_port,
+                                   postgres_port=postgres_port)
         self._lock: IO[str] | None = None
 
     @classmethod
@@ -78,8 +84,8 @@ class InfraPair:
             lock.close()
             shutil.rmtree(staging, ignore_errors=True)
             raise StackError(f"{base_dir} already exists; pick another folder for the test servers.") from None
-        kafka_port, controller_port, mongo_port = free_ports(3)
-        pair = cls(paths, base_dir, (kafka_port, controller_port, mongo_port))
+        kafka_port, controller_port, mongo_port, postgres_port = free_ports(4)
+        pair = cls(paths, base_dir, (kafka_port, controller_port, mongo_port, postgres_port))
         pair._lock = lock
         return pair
 
@@ -95,12 +101,14 @@ class InfraPair:
         return True
 
     def start(self, timeout: float = 120.0) -> None:
-        start_infra(self.kafka, self.ferretdb, timeout)
+        start_infra(self.kafka, self.store, timeout)
 
     def stop(self) -> None:
-        stop_all([self.ferretdb, self.kafka])
+        stop_all([self.store.ferretdb, self.kafka])
+        self.store.postgres.stop()
 
     def remove(self) -> None:
+        self.store.remove()
         shutil.rmtree(self.base_dir, ignore_errors=True)
         if self._lock is not None:
             self._lock.close()
@@ -108,8 +116,8 @@ class InfraPair:
 
     @property
     def endpoints(self) -> InfraEndpoints:
-        return InfraEndpoints(self.kafka.bootstrap, self.ferretdb.uri, self.kafka.log_file,
-                              self.ferretdb.log_file, self.base_dir)
+        return InfraEndpoints(self.kafka.bootstrap, self.store.uri, self.kafka.log_file,
+                              self.store.ferretdb.log_file, self.base_dir, self.store.cluster_dir)
 
 
 def remove_stale_test_dirs(paths: StackPaths) -> None:
@@ -121,11 +129,15 @@ def remove_stale_test_dirs(paths: StackPaths) -> None:
         if folder.is_dir() and pair.try_lock():
             pair.stop()
             pair.remove()
+    for cluster in engine.cluster_base(paths).glob("test-*"):  # its test folder is gone: stop it by its own pid
+        if not (paths.state / cluster.name).exists():
+            engine.stop_orphan_cluster(cluster / "pgdata")
+            engine.remove_cluster(cluster)
 
 
 @contextlib.contextmanager
 def started_infra(paths: StackPaths | None = None) -> Iterator[InfraEndpoints]:
-    """Install if needed, start a fresh Kafka and FerretDB pair, yield their endpoints, stop and clean up."""
+    """Install if needed, start a fresh Kafka and document store, yield their endpoints, stop and clean up."""
     paths = paths or StackPaths(find_root())
     install(paths)
     remove_stale_test_dirs(paths)
@@ -145,7 +157,7 @@ def started_infra(paths: StackPaths | None = None) -> Iterator[InfraEndpoints]:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[InfraEndpoints]:
-    """A real Kafka and FerretDB for this test session (or the running local stack, see the module doc)."""
+    """A real Kafka and document store for this test session (or the running local stack, see the module doc)."""
     if os.environ.get(USE_RUNNING_STACK) == "1":
         yield InfraEndpoints(f"{HOST}:{KAFKA_PORT}", f"mongodb://{HOST}:{FERRETDB_PORT}/")
         return
