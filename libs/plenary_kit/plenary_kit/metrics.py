@@ -23,4 +23,9 @@ HANDLER_DURATION = Histogram(
 HANDLER_RETRIES = Counter("plenary_handler_retries_total", "Handler attempts that failed and were retried", ["group"])
 DEAD_LETTERS = Counter("plenary_dead_letters_total", "Records sent to a dead-letter topic", ["group", "topic"])
 EVENTS_PUBLISHED = Counter("plenary_events_published_total", "Events published to Kafka", ["topic"])
-OUTBOX_PENDING = Gauge("plenary_outbox_pending", "Events waiting in outboxes at the last relay pass", ["service"])
+OUTBOX_PENDING = Gauge(
+    "plenary_outbox_pending",
+    "Outbox events waiting to be published, as one relay knows them: those its writes hinted that it has not "
+    "published yet, plus those its last scan found and did not publish (it grows while Kafka is down)",
+    ["service"],
+)

@@ -1,14 +1,15 @@
 """MongoDB access through PyMongo's AsyncMongoClient (motor's official successor).
 
 Services keep every database call behind their repository; this module opens the client and holds the small
-idioms that stay within what both MongoDB 7 and FerretDB 1.24 support (no transactions, no change streams).
+idioms they share. Everything here relies on MongoDB's single-document guarantees only (no transactions, no change
+streams), which MongoDB 7 and FerretDB 2 on DocumentDB both give.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -64,22 +65,6 @@ async def apply_once(
         # the document exists and already holds event_id: the upsert tried to insert a second copy
         return False
     return bool(result.modified_count or result.upserted_id is not None)
-
-
-async def find_by_ids(collection: Any, ids: Iterable[Any], projection: Document | None = None, *,
-                      one_by_one_below: int = 24) -> list[Document]:
-    """The documents with these `_id`s (each once, in no particular order). A few ids are looked up one by one,
-    concurrently: an `_id` equality is an index lookup everywhere, while FerretDB 1.24 answers `{"_id": {"$in":
-    [...]}}` by reading the whole collection (~130 ms at 200 documents, over a second at 3,000, on a loaded
-    machine). Many ids go in one `$in` query: one pass over the collection instead of as many lookups."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return []
-    if len(wanted) < one_by_one_below:
-        found = await asyncio.gather(*(collection.find_one({"_id": i}, projection) for i in wanted))
-        return [doc for doc in found if doc is not None]
-    docs: list[Document] = await collection.find({"_id": {"$in": wanted}}, projection).to_list(None)
-    return docs
 
 
 class IndexSetup:

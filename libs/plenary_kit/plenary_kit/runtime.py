@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from plenary_kit.auth import TokenVerifier
-from plenary_kit.doclocks import SerialisedDatabase
 from plenary_kit.envelope import EventRegistry
 from plenary_kit.kafka.consumer import ConsumerRunner, Handler
 from plenary_kit.kafka.publisher import KafkaPublisher
-from plenary_kit.mongo import open_client, ping
+from plenary_kit.mongo import Document, open_client, ping
 from plenary_kit.outbox import OutboxRelay
 from plenary_kit.settings import ServiceSettings
 
@@ -25,10 +25,9 @@ class ServiceRuntime:
         self.settings = settings
         self.registry = registry
         self.client = open_client(settings.mongodb_uri)
-        self.raw_db = self.client[settings.database_name]
-        # every single-document write takes that document's lock, so updates stay atomic on FerretDB too
-        # (one process per service there) and the outbox relay's $pullAll never overwrites a concurrent write
-        self.db: Any = SerialisedDatabase(self.raw_db)
+        # the driver's own database: single-document writes are atomic on the server, so any number of replicas
+        # of a service may write to it at once
+        self.db: AsyncDatabase[Document] = self.client[settings.database_name]
         self.publisher = KafkaPublisher(settings.kafka_bootstrap_servers, client_id=settings.service_name)
         self.relays: list[OutboxRelay] = []
         self.consumers: list[ConsumerRunner] = []
@@ -79,7 +78,7 @@ class ServiceRuntime:
         await self.client.close()
 
     async def mongo_ready(self) -> bool:
-        return await ping(self.raw_db)
+        return await ping(self.db)
 
     async def kafka_ready(self) -> bool:
         return await self.publisher.ping()

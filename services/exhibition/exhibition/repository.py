@@ -1,21 +1,19 @@
 """Every database call of the exhibition service.
 
-The same class runs over the real AsyncMongoClient (MongoDB 7 or FerretDB 1.24) and over
+The same class runs over the real AsyncMongoClient (MongoDB 7, or FerretDB 2 on DocumentDB) and over
 `plenary_kit.testing.memory.memory_database()` in unit tests; the contract suite in tests/unit/exhibition and
 tests/integration/exhibition runs against both. Only single-document atomic operations are used. A write that
 causes events carries them in the same document (`_outbox`); a removal leaves a tombstone (`removed_at` or
 `revoked_at`) that keeps the events until the relay has published them, then `purge` deletes it.
 
-Lookups go by exact `_id` wherever a request is hot, with the rest of the condition checked here: FerretDB 1.24 on
-SQLite serves only `{"_id": value}` from an index and scans the collection for anything else (its secondary indexes
-enforce uniqueness but do not speed up queries). MongoDB answers both shapes from indexes.
+Every query is served by `_id` or by one of the indexes `ensure_indexes` creates.
 
 Collections:
 - exhibitors: see exhibition.domain.
 - assets: a booth's files (materials and logos): exhibitor_id, kind, title, filename, content_type, size, sha256,
   chunk_size, chunks, status (uploading | ready | removed), created_at, created_by.
-- asset_chunks: the bytes, `_id` = "<asset id>:<n>", in chunks of CHUNK_SIZE (GridFS's default size; FerretDB 1.24
-  has no GridFS, so the service keeps its own chunk documents).
+- asset_chunks: the bytes, `_id` = "<asset id>:<n>", in chunks of CHUNK_SIZE (GridFS's default size; the
+  service keeps its own chunk documents rather than depend on a server's GridFS support).
 - visits: one per counted visit (exhibitor_id, visitor pseudonym, slot, at), unique per (exhibitor, visitor, slot):
   repeated visits within one slot (the visit window) count once. Total visits = documents.
 - downloads: one per download (asset_id, exhibitor_id, visitor pseudonym, at). Total downloads = documents.
@@ -87,7 +85,6 @@ class ExhibitionRepository:
         return [self.exhibitors, self.assets, self.visits, self.downloads, self.leads]
 
     async def ensure_indexes(self) -> None:
-        # No sparse or partial indexes: FerretDB 1.24 lacks them (every exhibitor has a key).
         await self.exhibitors.create_index([("key", ASCENDING)], unique=True, name="key_unique")
         await self.assets.create_index([("exhibitor_id", ASCENDING), ("kind", ASCENDING)], name="exhibitor_kind")
         await self.chunks.create_index([("asset_id", ASCENDING), ("n", ASCENDING)], name="asset_n")
@@ -206,9 +203,8 @@ class ExhibitionRepository:
 
     # -- visits and downloads ------------------------------------------------------------------------------
     # Insert-only: every counted visit and every download is a document of its own (carrying its event), and a
-    # visitor's first visit or download leaves a unique marker. FerretDB 1.24 loses concurrent `$inc`s on one
-    # document, while an insert with a unique index is exact on both it and MongoDB; a repeated download racing
-    # with itself is therefore counted right everywhere.
+    # visitor's first visit or download leaves a unique marker: a unique index decides a race, so a repeated
+    # download racing with itself (in one replica or two) is counted once as a first download.
     async def _mark_first(self, kind: str, target: str, exhibitor_id: str, visitor: str, now: datetime) -> bool:
         try:
             await self.uniques.insert_one({"_id": uuid.uuid4().hex, "kind": kind, "target": target,

@@ -62,7 +62,6 @@ def assemble(settings: Settings, services: Services, *, verifier: TokenVerifier,
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, load_all())
-    # runtime.db serialises single-document writes (atomic on FerretDB too); the relay shares its locks
     db = runtime.db
     repo = NetworkingRepository(db)
     meetings_repo = MeetingsRepository(db)

@@ -9,7 +9,7 @@ from pydantic import Field
 class Settings(ServiceSettings):
     service_name: str = "networking"
     # Messages hand their events to the outbox relay directly (no scan); other writes ask for a scan. The idle scan
-    # only picks up what a crash left behind, and on FerretDB it reads every outbox collection whole: rarely.
+    # only picks up what a crash (or another replica's write) left behind.
     outbox_poll_seconds: float = 30.0
 
     # Conversations: a group has at most this many members (its starter included).

@@ -2,11 +2,11 @@
 projection of the sessions service's schedules. Meetings, availability slots and calendars are in
 networking.calendar.
 
-The same classes run over the real AsyncMongoClient (MongoDB 7 or FerretDB 1.24) and over
+The same classes run over the real AsyncMongoClient (MongoDB 7, or FerretDB 2 on DocumentDB) and over
 `plenary_kit.testing.memory.memory_database()` in unit tests; tests/unit/networking/test_repository_contract.py and
-its integration twin run one suite against both. Only single-document atomic operations and the FerretDB 1.24 subset
-are used (CRUD, $set/$unset/$inc/$push/$addToSet/$pull/$pullAll, upserts, unique indexes). A write that causes events
-carries them in the same document (`_outbox`) for the outbox relay.
+its integration twin run one suite against both. Only single-document atomic operations are relied on (CRUD,
+$set/$unset/$inc/$push/$addToSet/$pull/$pullAll, upserts, unique indexes), never a transaction. A write that causes
+events carries them in the same document (`_outbox`) for the outbox relay.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from plenary_kit.envelope import Envelope
-from plenary_kit.mongo import find_by_ids
 from plenary_kit.outbox import OUTBOX, outbox_entries, outbox_push
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -35,11 +34,10 @@ class Taken(Exception):
 
 
 def duplicate_key(exc: Exception) -> bool:
-    """A unique index refused the write. MongoDB says so with code 11000; FerretDB 1.24 may answer an update that
-    breaks a unique index with an InternalError quoting SQLite's UNIQUE constraint."""
+    """A unique index refused the write (code 11000; an update that breaks one may come as an OperationFailure)."""
     if isinstance(exc, DuplicateKeyError):
         return True
-    return isinstance(exc, OperationFailure) and (exc.code in (11000, 11001) or "UNIQUE constraint" in str(exc))
+    return isinstance(exc, OperationFailure) and exc.code in (11000, 11001)
 
 
 def update_doc(set_: Document | None = None, *, unset: list[str] | None = None, inc: Document | None = None,
@@ -147,7 +145,7 @@ class NetworkingRepository:
         wanted = sorted({i for i in ids if i})
         if not wanted:
             return {}
-        return {doc["_id"]: doc for doc in await find_by_ids(self.people, wanted)}
+        return {doc["_id"]: doc async for doc in self.people.find({"_id": {"$in": wanted}})}
 
     async def directory(self, query: domain.DirectoryQuery, *, after: tuple[str, str] | None,
                         limit: int) -> list[Document]:
@@ -299,7 +297,7 @@ class NetworkingRepository:
         ids = [f"{c}:{author}" for c in candidates if c != author]
         if not ids:
             return set()
-        return {doc["blocker_id"] for doc in await find_by_ids(self.blocks, ids)}
+        return {doc["blocker_id"] async for doc in self.blocks.find({"_id": {"$in": ids}}, {"blocker_id": 1})}
 
     async def forget_blocks(self, attendee_id: str) -> None:
         await self.blocks.delete_many({"$or": [{"blocker_id": attendee_id}, {"blocked_id": attendee_id}]})

@@ -29,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from plenary_kit.logging import get_logger
-from plenary_kit.mongo import find_by_ids
 from prometheus_client import Counter
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -43,7 +42,6 @@ from notifications.repository import insert_new
 Doc = dict[str, Any]
 Clock = Callable[[], datetime]
 PENDING, FIRING = "pending", "firing"
-BY_ID_BELOW = 201  # a conversation's recipients are read by `_id` (networking caps a group far below this)
 log = get_logger("notifications.digests")
 
 DIGESTS = Counter("plenary_notifications_message_digests_total", "Message digests by outcome", ["outcome"])
@@ -70,8 +68,7 @@ class DigestStore:
 
     # -- what the event handlers write ---------------------------------------------------------------------------
     async def seen(self, ids: Sequence[str]) -> set[str]:
-        # by `_id` one at a time even for a group's fifty members: `$in` reads the whole (growing) ledger on FerretDB
-        return {d["_id"] for d in await find_by_ids(self.ledger, ids, {"_id": 1}, one_by_one_below=BY_ID_BELOW)}
+        return {d["_id"] async for d in self.ledger.find({"_id": {"$in": list(ids)}}, {"_id": 1})}
 
     async def add(self, items: Sequence[Doc], now: datetime, due_at: datetime) -> int:
         """Queue unread messages (each with its ledger id as `_id`) and start a digest for every person who has
@@ -90,8 +87,8 @@ class DigestStore:
                                          "created_at": now} for a in dict.fromkeys(attendee_ids)])
 
     async def markers(self, conversation_id: str, attendee_ids: Sequence[str]) -> dict[str, str]:
-        docs = await find_by_ids(self.reads, [f"{conversation_id}|{a}" for a in attendee_ids],
-                                 one_by_one_below=BY_ID_BELOW)
+        ids = [f"{conversation_id}|{a}" for a in attendee_ids]
+        docs = await self.reads.find({"_id": {"$in": ids}}).to_list(None)
         return {d["attendee_id"]: d["up_to"] for d in docs}
 
     async def read(self, conversation_id: str, attendee_id: str, up_to: str, now: datetime) -> int:
@@ -143,7 +140,8 @@ class DigestStore:
         return list(await self.items.find({"attendee_id": attendee_id}).to_list(None))
 
     async def items_by_id(self, ids: Sequence[str]) -> list[Doc]:
-        return await find_by_ids(self.items, ids)
+        docs: list[Doc] = await self.items.find({"_id": {"$in": list(ids)}}).to_list(None)
+        return docs
 
     async def claim(self, doc: Doc, item_ids: list[str], now: datetime, lease_until: datetime) -> Doc | None:
         """Take a digest atomically (only one scheduler of any replica gets it). A pending one records the items

@@ -1,15 +1,13 @@
 """Mongo access of the notifications service: inbox, live pushes, preferences, announcements, service state.
 
 Every class takes AsyncCollection-like objects, so the same code runs over pymongo's AsyncMongoClient and over the
-kit's `memory_database()` in unit tests. Only what MongoDB 7 and FerretDB 1.24 both support is used.
+kit's `memory_database()` in unit tests. MongoDB semantics only: single-document atomic writes, no transactions.
 
 Idempotency: the documents of a delivery have deterministic `_id`s (one per notice key and person) and a unique
 index on (key, attendee_id); a redelivered event's inserts fail as duplicates and change nothing.
 
-Cost model. On MongoDB every query here is served by an index. On FerretDB 1.24's SQLite backend (development and
-tests) only inserts and `find` by exact `_id` are cheap: every update and delete reads the whole collection (measured:
-`update_one({"_id": ...})` on 5,000 documents costs as much as scanning them). So the paths that run once per person
-of a broadcast only insert, or read by `_id`; what is updated is one document per batch, in small collections.
+Cost model: every query here is served by an index (by `_id` or one created in `create_indexes`). The paths that
+run once per person of a broadcast only insert, or read by `_id`; what is updated is one document per batch.
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from plenary_kit.mongo import find_by_ids
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -78,7 +75,7 @@ class Ledger:
         if not seen:
             return todo
         by_batch: dict[str, list[str]] = {}
-        for doc in await find_by_ids(self.c, seen, {"batch": 1}):
+        async for doc in self.c.find({"_id": {"$in": seen}}, {"batch": 1}):
             by_batch.setdefault(doc["batch"], []).append(doc["_id"])
         for batch, members in by_batch.items():
             if batch in todo:  # the same delivery was cut short after recording part of it
@@ -152,8 +149,7 @@ class LivePushes:
         self.ledger = Ledger(ledger)
         self.batches = batches
         self.done = done
-        # the relay clears each batch with one update; on FerretDB every update reads the whole collection, so
-        # fewer, larger batches publish faster (measured: 1,000 per batch beats 100)
+        # the relay clears each batch's outbox with one update: one batch document per 1,000 people
         self.batch_size = batch_size
 
     async def push(self, key: str, events: dict[str, dict[str, Any]], now: datetime) -> int:
@@ -200,8 +196,8 @@ class Preferences:
         return dict((doc or {}).get("kinds") or {})
 
     async def for_many(self, attendee_ids: Sequence[str]) -> dict[str, dict[str, dict[str, bool]]]:
-        docs = await find_by_ids(self.c, attendee_ids)
-        return {d["_id"]: dict(d.get("kinds") or {}) for d in docs}
+        docs = self.c.find({"_id": {"$in": list(attendee_ids)}})
+        return {d["_id"]: dict(d.get("kinds") or {}) async for d in docs}
 
     async def change(self, attendee_id: str, change: dict[str, dict[str, bool]], now: datetime) -> None:
         updates: Doc = {f"kinds.{kind}.{channel}": on for kind, channels in change.items()

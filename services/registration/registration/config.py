@@ -8,10 +8,6 @@ from pydantic import Field, SecretStr
 
 class Settings(ServiceSettings):
     service_name: str = "registration"
-    # Writes hand their events to the relay directly (by document id); the relay's scan of the attendees
-    # collection (a full read on FerretDB) only runs at start, after a failure and this often, for what a crash or
-    # another process (the bootstrap command) left behind.
-    outbox_poll_seconds: float = 30.0
     # Only this service holds the private key: it signs every access token.
     jwt_private_key: SecretStr
 

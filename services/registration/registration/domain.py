@@ -11,7 +11,8 @@ An attendee document (collection `attendees`, `_id` = attendee id):
     signin {h, exp, attempts, used, requested_at}      the pending one-time code (hashed),
     refresh {<family>: {h, exp, created_at}}            one entry per signed-in device (hashed token),
     _outbox [...]                                       events waiting for the relay.
-An erased attendee keeps only `_id`, status, erased_at, version and unique placeholders (a tombstone).
+An erased attendee keeps only `_id`, status, erased_at and version (a tombstone): no address, so the unique (sparse)
+`email_lc` index lets any number of tombstones coexist and the address register again.
 """
 
 from __future__ import annotations
@@ -461,11 +462,9 @@ def snapshot_fields(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tombstone_update(attendee_id: str, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """($set, $unset) that turn an attendee into a tombstone: no personal data, unique placeholders."""
-    placeholder = f"erased:{attendee_id}"
-    unset = {field: "" for field in PERSONAL_FIELDS if field != "email_lc"}
-    return {"status": ERASED, "erased_at": now, "email_lc": placeholder}, unset
+def tombstone_update(now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """($set, $unset) that turn an attendee into a tombstone: no personal data, the address included."""
+    return {"status": ERASED, "erased_at": now}, dict.fromkeys(PERSONAL_FIELDS, "")
 
 
 # --------------------------------------------------------------------------------------------------------------

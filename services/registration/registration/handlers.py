@@ -344,7 +344,7 @@ class Registrations:
         go out first, so consumers see the registration before its erasure."""
         doc = await self._visible(caller, attendee_id)
         now = self.clock()
-        set_, unset = domain.tombstone_update(doc["_id"], now)
+        set_, unset = domain.tombstone_update(now)
         erased = [self._event(self.attendees_topic, events.AttendeeErased(attendee_id=doc["_id"], erased_at=now),
                               doc["_id"], doc["version"] + 1)]
         if await self.repo.update(doc["_id"], where={"status": {"$ne": ERASED}}, set_=set_, unset=list(unset),

@@ -19,7 +19,7 @@ from sessions.settings import Settings
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # the public key comes from the environment
     runtime = ServiceRuntime(settings, load_all())
-    repo = Repository(runtime.raw_db)  # the repository takes its documents' locks itself
+    repo = Repository(runtime.db)
     relay = runtime.relay(repo.outbox_collections())
     repo.events_stored = relay.notify_entries  # every write's events are published by `_id`, with no scan
     svc = bootstrap(repo, settings)

@@ -3,13 +3,14 @@
 Refusing a speaker who is booked elsewhere at the same time is check-then-write (read the person's other sessions,
 then write this one), and two organisers doing it at the same instant would both pass the check. So every write
 that books people (a new session, a changed panel or time) and every removal of a speaker holds the booking lock of
-each person concerned, from the check until the write is stored:
+each person concerned, from the check until the write is stored.
 
-- in this process, a FIFO `asyncio.Lock` per person (the kit's KeyedLocks): concurrent requests wait their turn
-  without touching the database;
-- across processes, a lease document per person in `panel_locks` (`{_id: <person>, owner, expires_at}`), taken with
-  an insert, which the unique `_id` makes atomic on MongoDB and FerretDB alike, and given back with a delete guarded
-  by the owner. A lease left behind by a crashed process is taken over once it has expired.
+The lock is a lease document per person in `panel_locks` (`{_id: <person>, owner, expires_at}`), taken with an
+insert, which the unique `_id` makes atomic on the server, and given back with a delete guarded by the owner. It is
+the same lock for every task of every replica: there is no in-process lock in front of it (it would order only this
+process's requests, and booking changes are organiser edits, rarely concurrent, so waiting by polling costs little).
+A lease left behind by a crashed process is taken over once it has expired (deleted with its owner in the filter,
+so a lease taken meanwhile by someone else stays).
 
 Locks are taken in sorted order, so two panels that share people cannot deadlock.
 """
@@ -23,7 +24,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plenary_kit.doclocks import KeyedLocks
 from plenary_kit.problems import ProblemError
 from pymongo.errors import DuplicateKeyError
 
@@ -33,14 +33,12 @@ class PanelLocks:
         self.collection = collection
         self.lease = timedelta(seconds=lease_seconds)
         self.wait_seconds = wait_seconds
-        self.local = KeyedLocks()
 
     @asynccontextmanager
     async def hold(self, people: Iterable[str]) -> AsyncIterator[None]:
         """Hold the booking lock of every person named (none: nothing to hold)."""
         async with AsyncExitStack() as stack:
             for person in sorted(set(people)):
-                await stack.enter_async_context(self.local.hold("booking", person))
                 await stack.enter_async_context(self._lease(person))
             yield
 

@@ -1,14 +1,15 @@
 """Mongo access of the sessions service, behind one class that runs over the real AsyncDatabase or over
 `plenary_kit.testing.memory_database()` (the in-memory twin).
 
-Only what FerretDB 1.24 supports: CRUD, `$set`/`$inc`/`$push`/`$pop`/`$pull`/`$addToSet`, findAndModify with upsert,
-unique indexes, dotted array positions in filters (`queue.0`). No transactions: every rule that needs atomicity is
-one single-document update guarded by its filter.
+MongoDB semantics, nothing more: CRUD, `$set`/`$inc`/`$push`/`$pop`/`$pull`/`$addToSet`, findAndModify, unique
+indexes, dotted array positions in filters (`queue.0`). No transactions: every rule that needs atomicity is one
+single-document update guarded by its filter, which the server applies atomically, so it holds with any number of
+replicas writing at once.
 
 Seats: one document per session in `seats` holds the truth: `capacity`, `taken`, `seated` (attendee ids), `queue`
 (attendee ids waiting, in arrival order) and `arrivals` (the session's arrival counter). Each change is one guarded
-findAndModify (under the document's lock: see locks.py), so 200 concurrent requests for 50 seats are decided one
-at a time, and each success consumes exactly one arrival number. The per-person `enrolments` documents are a
+findAndModify, so 200 concurrent requests for 50 seats are decided by the server one at a time, and each success
+consumes exactly one arrival number. The per-person `enrolments` documents are a
 projection of that truth (with a revision number for compare-and-set) and carry the enrolment events' outbox.
 """
 
@@ -21,9 +22,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from plenary_kit import guards
-from plenary_kit.doclocks import KeyedLocks, SerialisedCollection
-from plenary_kit.mongo import find_by_ids
 from plenary_kit.outbox import OUTBOX
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -41,7 +39,7 @@ def _no_relay(doc_id: Any, entries: list[Doc], *, collection: str | None = None)
 
 def new_id(prefix: str, key: str | None = None) -> str:
     """A fresh id; or, for an object with a natural key, an id derived from it (so finding it by key is a
-    primary-key lookup, which FerretDB answers without scanning the collection)."""
+    primary-key lookup)."""
     if key:
         return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
@@ -51,8 +49,7 @@ class Repository:
     def __init__(self, db: Any) -> None:
         self.db = db
         # Told about every stored write that carries events (the outbox relay's `notify_entries`): the relay then
-        # publishes them by `_id`, without scanning the six outbox collections (on FerretDB each scan reads them
-        # whole, and a live Q&A writes several times a second).
+        # publishes them by `_id` at once instead of at its next poll.
         self.events_stored: Callable[..., None] = _no_relay
         self.sessions = db["sessions"]
         self.speakers = db["speakers"]
@@ -65,27 +62,20 @@ class Repository:
         self.feeds = db["feeds"]
         self.people = db["people"]
         self.idempotency = db["idempotency"]
-        self.locks = KeyedLocks()
-        self.server = guards.ServerKind(db)  # on FerretDB, guarded writes are answered by `_id` (kit guards.py)
         self.panel_locks = PanelLocks(db["panel_locks"])  # who is booked where changes one booking at a time
 
     def outbox_collections(self) -> list[Any]:
-        """The collections whose documents carry an outbox, for the relay (its writes take the same locks)."""
-        return [SerialisedCollection(getattr(self, name), self.locks, self.server) for name in OUTBOX_COLLECTIONS]
-
-    def _lock(self, collection: Any, doc_id: Any) -> Any:
-        return self.locks.hold(collection.name, doc_id)
+        """The collections whose documents carry an outbox, for the relay."""
+        return [getattr(self, name) for name in OUTBOX_COLLECTIONS]
 
     async def _modify(self, collection: Any, doc_id: Any, query: Doc, update: Doc, *, after: bool = True,
                       ) -> Doc | None:
-        """One guarded findAndModify of the document `doc_id`, under its lock; the document without its outbox.
-        (FerretDB 1.24 has no projection in findAndModify.)"""
-        async with self._lock(collection, doc_id):
-            doc: Doc | None = await guards.find_one_and_update(
-                collection, self.server, {**query, "_id": doc_id}, update,
-                return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE)
+        """One guarded findAndModify of the document `doc_id` (atomic on the server); the document without its
+        outbox, or None when the guard did not hold."""
+        doc: Doc | None = await collection.find_one_and_update(
+            {**query, "_id": doc_id}, update, projection={OUTBOX: 0},
+            return_document=ReturnDocument.AFTER if after else ReturnDocument.BEFORE)
         if doc is not None:
-            doc.pop(OUTBOX, None)
             pushed = update.get("$push", {}).get(OUTBOX)
             if pushed:
                 self.events_stored(doc_id, pushed["$each"], collection=collection.name)
@@ -205,11 +195,10 @@ class Repository:
         return [d["_id"] for d in docs]
 
     async def linked_speaker_ids(self, attendee_id: str, among: Iterable[str]) -> set[str]:
-        """Which of the speakers `among` (a session's panel) are this person's profiles: the panel's speakers by
-        `_id` (a few lookups) rather than every speaker by `attendee_id`, which FerretDB answers by reading all of
-        them (846 in the demo), on every Q&A access check."""
-        docs = await find_by_ids(self.speakers, among, {"attendee_id": 1})
-        return {d["_id"] for d in docs if d.get("attendee_id") == attendee_id}
+        """Which of the speakers `among` (a session's panel) are this person's profiles."""
+        docs = await self.speakers.find({"_id": {"$in": list(set(among))}, "attendee_id": attendee_id},
+                                        {"_id": 1}).to_list(None)
+        return {d["_id"] for d in docs}
 
     # -- seats (the truth of who is seated and who waits) -------------------------------------------------------------
     async def ensure_seats(self, session_id: str, capacity: int | None) -> None:
@@ -371,17 +360,24 @@ class Repository:
 
     async def pseudonymise_attendance(self, attendee_id: str) -> None:
         """Keep the counts (one document per person and session), drop who it was: the document moves to a
-        random id (insert the copy, then delete the original, both idempotent)."""
-        for doc in await self.attendance.find({"attendee_id": attendee_id}).to_list(None):
-            async with self._lock(self.attendance, doc["_id"]):
+        random id. The move is claimed first (`moving_to`, set once: one winner however many replicas handle the
+        erasure), then the copy is inserted and the original deleted, both idempotent, so a move interrupted or
+        raced by another replica ends with exactly one copy."""
+        for doc in await self.attendance.find({"attendee_id": attendee_id}, {"_id": 1}).to_list(None):
+            current: Doc | None = await self.attendance.find_one_and_update(
+                {"_id": doc["_id"], "moving_to": {"$exists": False}},
+                {"$set": {"moving_to": f"erased-{uuid.uuid4().hex}"}}, return_document=ReturnDocument.AFTER)
+            if current is None:  # someone else claimed it (or it is gone): finish their move
                 current = await self.attendance.find_one({"_id": doc["_id"]})
                 if current is None:
                     continue
-                anonymous = f"erased-{uuid.uuid4().hex}"
-                copy = {**current, "_id": self.attendance_id(current["session_id"], anonymous),
-                        "attendee_id": anonymous}
+            anonymous = current.pop("moving_to")
+            copy = {**current, "_id": self.attendance_id(current["session_id"], anonymous), "attendee_id": anonymous}
+            try:
                 await self._insert(self.attendance, copy)  # its unpublished events move with it
-                await self.attendance.delete_one({"_id": doc["_id"]})
+            except DuplicateKeyError:  # copied already
+                pass
+            await self.attendance.delete_one({"_id": doc["_id"]})
 
     async def touch_counts(self, session_id: str, now: datetime) -> None:
         try:
@@ -431,9 +427,8 @@ class Repository:
         return await self.feeds.find_one({"_id": attendee_id})
 
     async def set_feed(self, attendee_id: str, token_hash: str, now: datetime) -> None:
-        async with self._lock(self.feeds, attendee_id):
-            await self.feeds.update_one({"_id": attendee_id},
-                                        {"$set": {"token_hash": token_hash, "created_at": now}}, upsert=True)
+        await self.feeds.update_one({"_id": attendee_id}, {"$set": {"token_hash": token_hash, "created_at": now}},
+                                    upsert=True)
 
     async def feed_owner(self, token_hash: str) -> str | None:
         doc = await self.feeds.find_one({"token_hash": token_hash})
@@ -445,8 +440,7 @@ class Repository:
 
     # -- people (projection of registration.attendees) ---------------------------------------------------------------
     async def upsert_person(self, attendee_id: str, fields: Doc) -> None:
-        async with self._lock(self.people, attendee_id):
-            await self.people.update_one({"_id": attendee_id}, {"$set": fields}, upsert=True)
+        await self.people.update_one({"_id": attendee_id}, {"$set": fields}, upsert=True)
 
     async def get_person(self, attendee_id: str) -> Doc | None:
         return await self.people.find_one({"_id": attendee_id})

@@ -8,8 +8,8 @@ from plenary_kit.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: str = "sessions"
     outbox_poll_seconds: float = 30.0
-    """Every write hands its events to the outbox relay (published by `_id`); the idle scan, which on FerretDB reads
-    all six outbox collections whole, only picks up what a crash left behind."""
+    """Every write hands its events to its own process's outbox relay (published by `_id` at once); the poll only
+    picks up what a crash left behind."""
     public_base_url: str = "http://127.0.0.1:8000"
     """Where browsers reach the gateway: private iCalendar feed URLs are built on it."""
     api_prefix: str = "/api"

@@ -1,4 +1,4 @@
-"""One contract for the networking repositories, run against the in-memory twin and the real FerretDB.
+"""One contract for the networking repositories, run against the in-memory twin and the real Mongo-wire server.
 
 What the use cases rely on must hold on both: conditional single-document updates (the group member limit through
 `members.<n>` $exists, compare-and-set of calendars), upserts that an event-time guard or a tombstone refuses,
@@ -16,7 +16,6 @@ import pytest
 from networking import domain
 from networking.calendar import MeetingsRepository
 from networking.repository import NetworkingRepository, Taken
-from plenary_kit.doclocks import SerialisedDatabase
 from plenary_kit.envelope import Envelope
 from plenary_kit.mongo import open_client
 from plenary_kit.testing.memory import memory_database
@@ -29,12 +28,12 @@ T0 = datetime(2020, 6, 22, 8, 0, tzinfo=UTC)
 @pytest.fixture(params=["memory", "ferretdb"])
 async def db(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "memory":
-        yield SerialisedDatabase(memory_database())
+        yield memory_database()
         return
     infra = request.getfixturevalue("infra")
     client = open_client(infra.mongodb_uri)
     try:
-        yield SerialisedDatabase(client[request.getfixturevalue("mongo_db_name")])
+        yield client[request.getfixturevalue("mongo_db_name")]
     finally:
         await client.close()
 

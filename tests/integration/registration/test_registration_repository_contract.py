@@ -1,7 +1,8 @@
-"""One contract for AttendeeRepository, run against the in-memory twin and the real FerretDB.
+"""One contract for AttendeeRepository, run against the in-memory twin and the real Mongo-wire store.
 
-What the handlers rely on must hold on both: unique e-mail addresses, conditional single-document updates with
-dotted paths, the atomic attempt counter, keyset pagination, filters on array elements and regex search.
+What the handlers rely on must hold on both: unique e-mail addresses (also when registrations race, after a change
+of address and after an erasure), conditional single-document updates with dotted paths, the atomic attempt
+counter, keyset pagination, filters on array elements and regex search.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2020, 7, 6, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "ferretdb"])
+@pytest.fixture(params=["memory", "mongo"])
 async def repo(request: pytest.FixtureRequest) -> AsyncIterator[AttendeeRepository]:
     if request.param == "memory":
         repository = AttendeeRepository(memory_database()["attendees"])
@@ -126,11 +127,11 @@ async def test_the_attempt_counter_is_atomic_and_needs_a_pending_code(repo: Atte
 async def test_tombstones_coexist_and_keep_no_personal_data(repo: AttendeeRepository) -> None:
     for n in (1, 2):
         await repo.insert(doc(n), [event(f"id-00{n}")])
-        set_, unset = domain.tombstone_update(f"id-00{n}", NOW)
+        set_, unset = domain.tombstone_update(NOW)
         assert await repo.update(f"id-00{n}", where={"status": {"$ne": "erased"}}, set_=set_, unset=list(unset),
                                  events=[event(f"id-00{n}", 9)])
     stored = await raw(repo, "id-001")
-    assert set(stored) == {"_id", "status", "erased_at", "email_lc", "version", "_outbox"}
+    assert set(stored) == {"_id", "status", "erased_at", "version", "_outbox"}
     assert [e["data"]["n"] for e in stored["_outbox"]] == [0, 9]
     assert not await repo.update("id-001", where={"status": {"$ne": "erased"}}, set_={"status": "erased"})
 
@@ -160,73 +161,59 @@ async def test_filters_search_and_keyset_pages(repo: AttendeeRepository) -> None
     assert streamed == ["id-001", "id-002", "id-003", "id-004", "id-005"]
 
 
-class _Watched:
-    """The attendee collection, noting every query that is not an `_id` lookup (on FerretDB: a whole-collection
-    read)."""
-
-    def __init__(self, collection: Any) -> None:
-        self._collection = collection
-        self.slow: list[dict[str, Any]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
-
-    async def find_one(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if set(filter) - {"_id"}:
-            self.slow.append(filter)
-        return await self._collection.find_one(filter, *args, **kwargs)
-
-    async def find_one_and_update(self, filter: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        if "_id" not in filter:
-            self.slow.append(filter)
-        return await self._collection.find_one_and_update(filter, *args, **kwargs)
+async def test_racing_registrations_of_one_address_make_one_account(repo: AttendeeRepository) -> None:
+    racers = [doc(n, email=f"{case}@example.org", email_lc="race@example.org")
+              for n, case in ((3, "race"), (4, "RACE"), (5, "Race"), (6, "rAce"))]
+    # one repository each (each its own insert command, as from separate processes), and two through one (one
+    # insert_many carrying both)
+    repos = [repo, repo, AttendeeRepository(repo.collection), AttendeeRepository(repo.collection)]
+    results = await asyncio.gather(*(r.insert(racer, []) for r, racer in zip(repos, racers, strict=True)),
+                                   return_exceptions=True)
+    assert sum(r is None for r in results) == 1, results
+    assert all(isinstance(r, EmailTaken) for r in results if r is not None), results
+    assert await repo.collection.count_documents({"email_lc": "race@example.org"}) == 1
+    winner = racers[results.index(None)]
+    assert (await repo.get_by_email("race@example.org") or {}).get("_id") == winner["_id"]
+    assert await repo.collection.count_documents({}) == 1  # the losers left nothing behind
 
 
-async def test_addresses_are_found_by_id_lookups_and_follow_changes(repo: AttendeeRepository) -> None:
-    watched = _Watched(repo.collection)
-    repo = AttendeeRepository(watched, repo.by_email)  # type: ignore[arg-type]
-    await repo.ensure_indexes()
+async def test_a_change_of_address_follows_and_an_erased_address_registers_again(repo: AttendeeRepository) -> None:
     for n in (1, 2):
         await repo.insert(doc(n), [])
-    assert (await repo.get_by_email("person.1@example.org") or {}).get("_id") == "id-001"
-    assert await repo.get_by_email("nobody@example.org") is None
-    assert await repo.count_attempt("nobody@example.org") is None
-    # a new address: the new one finds the attendee, the old one nobody
+    # a new address: the new one finds the attendee, the old one nobody, and it is free for someone else
     assert await repo.update("id-001", set_={"email": "new.1@example.org", "email_lc": "new.1@example.org"})
     assert (await repo.get_by_email("new.1@example.org") or {}).get("_id") == "id-001"
-    assert watched.slow == []  # so far: no query but `_id` lookups
-    assert await repo.get_by_email("person.1@example.org") is None  # its stale pointer: checked once, then gone
-    assert await repo.by_email.find_one({"_id": "person.1@example.org"}) is None
-    # the freed address can be taken by someone else, and is found for them
+    assert await repo.get_by_email("person.1@example.org") is None
     await repo.insert(doc(3, email="person.1@example.org", email_lc="person.1@example.org"), [])
     assert (await repo.get_by_email("person.1@example.org") or {}).get("_id") == "id-003"
-    # erased: the address is free again, and the tombstone's placeholder is never pointed at
-    set_, unset = domain.tombstone_update("id-002", NOW)
-    assert await repo.update("id-002", set_=set_, unset=list(unset))
-    assert await repo.get_by_email("person.2@example.org") is None
-    assert await repo.by_email.find_one({"_id": "erased:id-002"}) is None
-
-
-async def test_attendees_from_before_the_pointers_are_indexed_once_and_a_lost_race_is_repaired(
-        repo: AttendeeRepository) -> None:
-    # registered by an older version: documents without pointers, and no marker
-    for n in (1, 2):
-        await repo.collection.insert_one(doc(n))
-    await repo.by_email.delete_many({})
-    later = AttendeeRepository(repo.collection, repo.by_email)
-    assert (await later.get_by_email("person.2@example.org") or {}).get("_id") == "id-002"  # before the backfill
-    await later.ensure_indexes()
-    assert (await later.by_email.find_one({"_id": "person.1@example.org"}) or {}).get("attendee_id") == "id-001"
-    # two registrations race for one address: exactly one wins, and the address leads to the winner
+    # racing changes of address to one free address: one attendee gets it
     results = await asyncio.gather(
-        *(later.insert(doc(n, email="race@example.org", email_lc="race@example.org"), []) for n in (3, 4, 5)),
-        return_exceptions=True)
-    assert sum(r is None for r in results) == 1
-    assert all(isinstance(r, EmailTaken) for r in results if r is not None)
-    winner = await later.collection.find_one({"email_lc": "race@example.org"})
-    assert winner is not None
-    assert (await later.get_by_email("race@example.org") or {}).get("_id") == winner["_id"]
-    # a pointer left naming someone who never got the address is repaired on the next lookup
-    await later.by_email.update_one({"_id": "person.1@example.org"}, {"$set": {"attendee_id": "id-404"}})
-    assert (await later.get_by_email("person.1@example.org") or {}).get("_id") == "id-001"
-    assert (await later.by_email.find_one({"_id": "person.1@example.org"}) or {}).get("attendee_id") == "id-001"
+        *(repo.update(f"id-00{n}", set_={"email": "same@example.org", "email_lc": "same@example.org"})
+          for n in (1, 2, 3)), return_exceptions=True)
+    assert sum(r is True for r in results) == 1, results
+    assert all(isinstance(r, EmailTaken) for r in results if r is not True), results
+    assert await repo.collection.count_documents({"email_lc": "same@example.org"}) == 1
+    # erased: no address is kept, the address is free again and registers as a new attendee
+    set_, unset = domain.tombstone_update(NOW)
+    assert await repo.update("id-002", set_=set_, unset=list(unset))
+    assert "email_lc" not in await raw(repo, "id-002")
+    assert await repo.get_by_email("person.2@example.org") is None
+    await repo.insert(doc(4, email="person.2@example.org", email_lc="person.2@example.org"), [])
+    assert (await repo.get_by_email("person.2@example.org") or {}).get("_id") == "id-004"
+    assert await repo.count_attempt("nobody@example.org") is None
+
+
+async def test_indexes_made_by_an_earlier_version_are_replaced(repo: AttendeeRepository) -> None:
+    # before tombstones dropped their address, every attendee had one and the index was not sparse
+    await repo.collection.drop_index("email_lc_unique")
+    await repo.collection.create_index([("email_lc", 1)], unique=True, name="email_lc_unique")
+    await repo.ensure_indexes()
+    await repo.ensure_indexes()  # a second start (or replica) finds it in place
+    assert (await repo.collection.index_information())["email_lc_unique"].get("sparse")
+    for n in (1, 2):
+        await repo.insert(doc(n), [])
+        set_, unset = domain.tombstone_update(NOW)
+        assert await repo.update(f"id-00{n}", set_=set_, unset=list(unset))
+    await repo.insert(doc(3), [])
+    with pytest.raises(EmailTaken):
+        await repo.insert(doc(4, email_lc="person.3@example.org"), [])

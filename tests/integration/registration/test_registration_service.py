@@ -1,4 +1,4 @@
-"""The registration service over HTTP against the real Kafka and FerretDB."""
+"""The registration service over HTTP against the real Kafka and Mongo-wire store."""
 
 from __future__ import annotations
 
@@ -106,8 +106,7 @@ async def test_registering_over_http_publishes_to_kafka_and_sign_in_works(
         registered_event = ev.AttendeeRegistered.model_validate(events[0].data)
         assert (registered_event.country, registered_event.region) == ("GH", "D")
         assert events[1].data["job_title"] == "CTO"
-        # the relay clears exactly what it published (FerretDB matched the entries it was handed): in the
-        # background, once the writes pause
+        # the relay clears exactly what it published: in the background, once the writes pause
         db_client = open_client(infra.mongodb_uri)
         try:
             async with asyncio.timeout(30):
@@ -129,8 +128,7 @@ async def test_writes_do_not_wait_for_kafka_and_nothing_is_lost(
     down = build_app(settings_for(infra, topic_prefix, mongo_db_name, jwt_keys, kafka_bootstrap_servers=nowhere,
                                   register_rate_per_client=0))
     async with serve_app(down) as url, httpx.AsyncClient(base_url=url, timeout=15) as client:
-        # more than 100 waiting documents: FerretDB 1.24 hangs on an update command of 100 statements, so the
-        # relay must clear a backlog like this in smaller commands
+        # a backlog: each registration waits in its own document while Kafka is down
         async with asyncio.timeout(120):  # a guard against hanging, not a measurement
             responses = [await client.post("/registration/attendees", json=body(n)) for n in range(BACKLOG)]
         assert {r.status_code for r in responses} == {201}

@@ -1,9 +1,10 @@
-"""One contract for the sessions repository's seat and Q&A primitives, on the in-memory twin and on FerretDB.
+"""One contract for the sessions repository's seat and Q&A primitives, on the in-memory twin and on the real
+Mongo-wire server.
 
 What the use cases rely on must hold on both: guarded updates with dotted array positions (`queue.0`), `$pop`,
-`$pull` and `$addToSet` with guards, unique primary keys, and no lost updates when many writes hit one document at
-once (FerretDB 1.24 does not apply an update atomically by itself: the repository's per-document locks must), and
-booking locks that admit one holder per person at a time, in this process and across processes.
+`$pull` and `$addToSet` with guards, unique primary keys, no lost updates when many writes hit one document at
+once (the server applies each guarded update atomically), and booking locks that admit one holder per person at a
+time, whichever process or task asks.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from plenary_kit.batching import InsertBatcher
+from plenary_kit.batching import MAX_BATCH, InsertBatcher
 from plenary_kit.testing.memory import memory_database
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
@@ -76,6 +76,7 @@ async def test_a_cancelled_caller_still_gets_its_document_written() -> None:
     assert await collection.count_documents({"_id": "x"}) == 1
 
 
-def test_batches_stay_under_the_size_ferretdb_handles() -> None:
-    with pytest.raises(ValueError, match="max_batch"):
-        InsertBatcher(object(), max_batch=100)
+def test_a_batch_size_must_be_bounded() -> None:
+    for size in (0, MAX_BATCH + 1):
+        with pytest.raises(ValueError, match="max_batch"):
+            InsertBatcher(object(), max_batch=size)

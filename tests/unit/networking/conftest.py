@@ -20,7 +20,6 @@ from networking.repository import NetworkingRepository
 from plenary_events import registration, sessions
 from plenary_events.registry import load_all, registry
 from plenary_kit.auth import Principal, TokenIssuer, TokenVerifier, generate_keypair
-from plenary_kit.doclocks import SerialisedDatabase
 from plenary_kit.envelope import EventData
 from plenary_kit.outbox import OutboxRelay
 from plenary_kit.problems import ProblemError
@@ -182,7 +181,7 @@ def make_world() -> Callable[..., Awaitable[World]]:
         values.update(overrides)
         settings = Settings(**values)
         clock = Clock()
-        db = SerialisedDatabase(memory_database())
+        db = memory_database()
         repo = NetworkingRepository(db)
         meetings_repo = MeetingsRepository(db)
         broker = MemoryBroker()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from plenary_events import registration as ev
+from registration.handlers import EMAIL_TAKEN
 
 
 async def test_registering_answers_with_the_profile_and_working_tokens(harness: Any) -> None:
@@ -43,6 +45,17 @@ async def test_a_duplicate_email_is_refused_with_409_and_a_sentence(harness: Any
     assert again.headers["content-type"].startswith("application/problem+json")
     assert "already registered" in again.json()["detail"]
     assert len(await harness.events(ev.ATTENDEES)) == 1
+
+
+async def test_racing_registrations_of_one_address_make_one_account(harness: Any) -> None:
+    bodies = [harness.person(n, email=email) for n, email in enumerate(
+        ("amina@example.org", "AMINA@example.org", "Amina@Example.org", "amina@EXAMPLE.ORG"), start=1)]
+    responses = await asyncio.gather(*(harness.client.post("/registration/attendees", json=b) for b in bodies))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    assert {r.json()["detail"] for r in responses if r.status_code == 409} == {EMAIL_TAKEN}
+    [winner] = [r.json()["attendee"]["id"] for r in responses if r.status_code == 201]
+    assert [e.subject for e in await harness.events(ev.ATTENDEES)] == [winner]
+    assert await harness.collection.count_documents({}) == 1
 
 
 async def test_a_bad_country_code_is_refused_with_422_naming_the_field(harness: Any) -> None:

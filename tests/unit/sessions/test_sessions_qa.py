@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from plenary_events import sessions as ev
+from plenary_kit.auth import Principal
 
 
 async def live_session(harness: Any, **fields: Any) -> tuple[str, dict[str, str]]:
@@ -36,6 +38,40 @@ async def test_upvote_once_and_order_by_votes_or_time(harness: Any) -> None:
     assert r.json()["votes"] == 0
     upvotes = [e.data["votes"] for e in await harness.events(ev.QA, "upvoted.v1")]
     assert upvotes == [1, 0]
+
+
+ROUNDS = 16
+
+
+async def test_concurrent_votes_count_each_person_once(harness: Any) -> None:
+    """People click twice at once while others vote and take their votes back: the count is the number of voters,
+    and the events add up to it. The twin's calls take uneven turns here, so that one request can overtake another
+    (someone's vote taken back between the read and the write of another's second click), as on a server. Such an
+    interleaving is rare, hence several rounds with their own draws (without the one-vote-per-person guard, two of
+    these sixteen miscount)."""
+    sid, _ = await live_session(harness)
+    steady = [f"s{i}" for i in range(8)]  # upvote twice at once
+    fickle = [f"f{i}" for i in range(8)]  # upvote, take it back, again and again
+    miscounted = []
+    for n in range(ROUNDS):
+        qid = (await ask(harness, sid, f"asker{n}", f"Question {n}?")).json()["question_id"]
+        harness.svc.repo.db.interleave(30, seed=n)
+
+        async def vote(who: str, up: bool, qid: str = qid) -> None:
+            await harness.svc.qa.vote(Principal(sub=who), sid, qid, up)
+
+        async def change_mind(who: str) -> None:
+            for _ in range(4):
+                await vote(who, True)
+                await vote(who, False)
+
+        await asyncio.gather(*(vote(w, True) for w in steady for _ in range(2)), *(change_mind(w) for w in fickle))
+        question = await harness.svc.repo.get_question(sid, qid)
+        if sorted(question["voters"]) != steady or question["votes"] != len(steady):
+            miscounted.append((n, question["votes"], question["voters"]))
+    assert miscounted == []
+    events = [e.data for e in await harness.events(ev.QA, "upvoted.v1")]
+    assert sum(e["delta"] for e in events) == ROUNDS * len(steady)
 
 
 async def test_anonymous_questions_hide_the_author_from_attendees_not_from_moderators(harness: Any) -> None:

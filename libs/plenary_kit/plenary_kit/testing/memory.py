@@ -1,11 +1,19 @@
 """In-memory twins of the real adapters, for unit tests: same interfaces, no sockets.
 
-- `memory_database()` is an async facade over mongomock with the AsyncCollection methods services use.
+- `memory_database()` is an async facade over mongomock with the AsyncCollection methods services use. Like a
+  server, it lets other tasks run while a call is in flight: every awaited operation yields to the event loop
+  before and after it does its work, so concurrent calls interleave (a read-check-write in application code can
+  lose a race here as it would against MongoDB), while each single-document operation stays atomic, as a server
+  applies it. By default every call takes the same number of turns, so concurrent calls advance in step; a race
+  that needs one call to overtake another (a server's latencies vary) shows with `db.interleave(spread, seed)`,
+  which makes each call wait a further 0 to `spread` turns, drawn from a seeded generator (reproducible).
 - `MemoryBroker` records what is published and can replay it into a handler (a fake Kafka).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -14,9 +22,26 @@ from plenary_kit.envelope import DecodedEvent, Envelope, EventRegistry
 from plenary_kit.kafka.consumer import Handler
 
 
+class _Turns:
+    """How long a call lets other tasks run, before and after its work (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.spread = 0
+        self._random = random.Random(0)
+
+    def interleave(self, spread: int, seed: int) -> None:
+        self.spread, self._random = spread, random.Random(seed)
+
+    async def wait(self) -> None:
+        """Let other tasks run, as awaiting a server's answer would."""
+        for _ in range(1 + (self._random.randrange(self.spread + 1) if self.spread else 0)):
+            await asyncio.sleep(0)
+
+
 class _AsyncCursor:
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, turns: _Turns) -> None:
         self._cursor = cursor
+        self._turns = turns
 
     def sort(self, *args: Any, **kwargs: Any) -> _AsyncCursor:
         self._cursor = self._cursor.sort(*args, **kwargs)
@@ -31,7 +56,9 @@ class _AsyncCursor:
         return self
 
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        await self._turns.wait()
         docs = list(self._cursor)
+        await self._turns.wait()
         return docs if length is None else docs[:length]
 
     def __aiter__(self) -> _AsyncCursor:
@@ -39,6 +66,7 @@ class _AsyncCursor:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
+        await self._turns.wait()
         try:
             return next(self._iter)
         except StopIteration:
@@ -52,19 +80,25 @@ class MemoryCollection:
         self._c = collection
         self.name = collection.name
         self.database = database
+        self._turns = database.turns if database is not None else _Turns()
 
     def find(self, *args: Any, **kwargs: Any) -> _AsyncCursor:
-        return _AsyncCursor(self._c.find(*args, **kwargs))
+        return _AsyncCursor(self._c.find(*args, **kwargs), self._turns)
 
     async def aggregate(self, pipeline: list[dict[str, Any]], **kwargs: Any) -> _AsyncCursor:
-        return _AsyncCursor(self._c.aggregate(pipeline, **kwargs))
+        await self._turns.wait()
+        cursor = _AsyncCursor(self._c.aggregate(pipeline, **kwargs), self._turns)
+        await self._turns.wait()
+        return cursor
 
     async def bulk_write(self, requests: list[Any], ordered: bool = True, **kwargs: Any) -> Any:
-        """pymongo's request objects, replayed one by one (mongomock's own bulk API lags pymongo's)."""
+        """pymongo's request objects, replayed one by one (mongomock's own bulk API lags pymongo's); each is atomic
+        on its own and other tasks may run between them, as on a server."""
         from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 
         modified = 0
         for req in requests:
+            await self._turns.wait()
             if isinstance(req, InsertOne):
                 self._c.insert_one(req._doc)
             elif isinstance(req, UpdateOne | UpdateMany):
@@ -78,6 +112,7 @@ class MemoryCollection:
                 self._c.delete_many(req._filter)
             else:  # pragma: no cover
                 raise TypeError(f"unsupported bulk request {req!r}")
+        await self._turns.wait()
         return type("BulkResult", (), {"modified_count": modified})()
 
     def __getattr__(self, name: str) -> Any:
@@ -85,9 +120,14 @@ class MemoryCollection:
         if not callable(target):
             return target
 
+        turns = self._turns
+
         async def call(*args: Any, **kwargs: Any) -> Any:
             kwargs.pop("session", None)
-            return target(*args, **kwargs)
+            await turns.wait()
+            result = target(*args, **kwargs)  # one call, not interrupted: atomic like a server's single write
+            await turns.wait()
+            return result
 
         return call
 
@@ -98,6 +138,11 @@ class MemoryDatabase:
 
         self._db: Any = mongomock.MongoClient(tz_aware=True)[name]
         self.name = name
+        self.turns = _Turns()
+
+    def interleave(self, spread: int, seed: int) -> None:
+        """From now on each call waits 1 to 1 + `spread` turns before and after its work (drawn from `seed`)."""
+        self.turns.interleave(spread, seed)
 
     def __getitem__(self, name: str) -> MemoryCollection:
         return MemoryCollection(self._db[name], self)
@@ -106,6 +151,7 @@ class MemoryDatabase:
         return self[name]
 
     async def command(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        await self.turns.wait()
         if name == "ping":
             return {"ok": 1.0}
         raise NotImplementedError(name)
