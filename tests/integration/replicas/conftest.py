@@ -12,6 +12,8 @@ replicas (SIGTERM: their relays finish what they were doing): after it, the serv
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from plenary_kit.kafka import KafkaPublisher
 from plenary_kit.mongo import open_client
 from plenary_kit.outbox import OUTBOX
 from plenary_kit.testing.services import ServiceStack
+from plenary_kit.testing.stack_fixtures import KEEP_TEST_DATA
 from plenary_kit.testing.waiting import eventually
 
 REGISTRY = load_all()
@@ -169,6 +172,8 @@ async def replicated(infra: Any) -> AsyncIterator[Callable[..., Awaitable[Replic
             await stack.astop()
             for name in stack.names:
                 await mongo.drop_database(f"{stack.prefix.replace('.', '_')}{name}")
+            if os.environ.get(KEEP_TEST_DATA) != "1":  # the replicas' pid files and logs
+                shutil.rmtree(stack.base_dir, ignore_errors=True)
         await http.aclose()
         await publisher.stop()
         await mongo.close()
