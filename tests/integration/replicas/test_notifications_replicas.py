@@ -8,22 +8,13 @@ until the outbound queue holds nothing queued or in flight. Only then does it co
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from plenary_events import registration as rev
 from plenary_events import sessions as sev
-from plenary_kit.testing.apps import free_port
+from plenary_kit.testing.mail import Mailbox, mail_server
 from plenary_kit.testing.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -31,36 +22,6 @@ WAIT = 240.0
 LEAD_MINUTES = 0.1  # reminders fall due six seconds before the start
 FIRED = "plenary_notifications_reminder_delay_seconds_count"  # reminders this process fired (one per session)
 PROBES_PER_ROUND = 4
-
-
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that keeps what it is given."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=default)
-        with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-    def received(self, kind: str | None = None, to: str | None = None) -> list[EmailMessage]:
-        with self.lock:
-            return [m for m in self.messages
-                    if (kind is None or m["X-Plenary-Kind"] == kind) and (to is None or to in str(m["To"]))]
-
-
-@asynccontextmanager
-async def mail_server(mailbox: Mailbox) -> AsyncIterator[int]:
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    await asyncio.to_thread(controller.start)
-    try:
-        yield port
-    finally:
-        await asyncio.to_thread(controller.stop)
 
 
 def scheduled(session_id: str, starts_at: datetime) -> sev.SessionScheduled:
