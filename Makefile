@@ -76,5 +76,6 @@ e2e: infra
 bench: infra
 	@$(RUN) python -m bench
 
-clean: down
+clean:
+	@[ -x "$(UV)" ] && [ -d .venv ] && $(RUN) plenary stack down --remove-data || true
 	rm -rf .plenary

@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the whole stack.
 
 One stack for the whole browser session (every service and the gateway as processes on free ports, on the session's
-real Kafka and FerretDB), a real SMTP server (aiosmtpd) that records the e-mails (sign-in codes are read from it),
+real Kafka and document store), a real SMTP server (aiosmtpd) that records the e-mails (sign-in codes are read from it),
 an organiser made with the registration service's operator command, and one Chromium. Each test opens its own
 browser contexts (separate people) with `open_page`. Chromium and axe-core are installed by `plenary stack install`
 (plenary_kit.stack.browser); the fixture installs what is missing the same way.
@@ -16,24 +16,21 @@ import contextlib
 import os
 import re
 import shutil
-import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import default
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from plenary_kit.stack.browser import CHROMIUM_ARGS, install_browser_tools
 from plenary_kit.stack.processes import SERVICES, StackError, StackPaths, find_root
-from plenary_kit.testing.apps import free_port
+from plenary_kit.testing.mail import Mailbox as KitMailbox
+from plenary_kit.testing.mail import mail_server
 from plenary_kit.testing.services import ServiceStack
 from plenary_kit.testing.stack_fixtures import KEEP_TEST_DATA
 from plenary_kit.testing.waiting import eventually
@@ -47,23 +44,11 @@ expect.set_options(timeout=30_000)  # what the pages show next may wait for an e
 
 
 # ------------------------------------------------------------------------------------------------------- e-mail
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    messages: list[EmailMessage] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=default)
-        with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
+class Mailbox(KitMailbox):
+    """The kit's recording SMTP handler, with the sign-in code of a person's latest code e-mail."""
 
     def to(self, email: str, kind: str | None = None) -> list[EmailMessage]:
-        with self.lock:
-            return [m for m in self.messages if email.lower() in str(m["To"]).lower()
-                    and (kind is None or m["X-Plenary-Kind"] == kind)]
+        return self.received(kind, to=email)
 
     async def code_for(self, email: str, *, seen: int = 0, timeout: float = WAIT) -> str:
         """The sign-in code of the (seen+1)-th code e-mail to `email`, once it has arrived."""
@@ -167,13 +152,8 @@ def browser_tools() -> Any:
 @pytest.fixture(scope="session")
 async def mailbox() -> AsyncIterator[tuple[Mailbox, int]]:
     box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    await asyncio.to_thread(controller.start)
-    try:
+    async with mail_server(box) as port:
         yield box, port
-    finally:
-        await asyncio.to_thread(controller.stop)
 
 
 @pytest.fixture(scope="session")

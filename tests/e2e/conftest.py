@@ -1,4 +1,4 @@
-"""e2e fixtures: the services as real processes (uvicorn) against the session's real Kafka and FerretDB."""
+"""e2e fixtures: the services as real processes (uvicorn) against the session's real Kafka and document store."""
 
 from __future__ import annotations
 

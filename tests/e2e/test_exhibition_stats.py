@@ -1,4 +1,4 @@
-"""The exhibition through the gateway, with every service a real process on the real Kafka and FerretDB: its activity
+"""The exhibition through the gateway, with every service a real process on the real Kafka and store: its activity
 reaches the facts and figures (exhibitors by stakeholder type, booth visits and downloads, total and distinct), and
 its refusals (upload limits, content checks, staff-only booths and leads) hold for accounts made by registration.
 """

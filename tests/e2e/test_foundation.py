@@ -1,4 +1,4 @@
-"""The foundation's promises, checked through the gateway against real processes, Kafka and FerretDB."""
+"""The foundation's promises, checked through the gateway against real processes, Kafka and document store."""
 
 from __future__ import annotations
 

@@ -102,6 +102,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     store.stop()
     kafka.stop()
     print("Stopped the services, the mail sink, the document store (FerretDB, PostgreSQL) and Kafka.")
+    if args.remove_data:
+        store.remove()
+        print(f"Removed the document store's cluster ({store.cluster_dir}).")
     return 0
 
 
@@ -165,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "up":
             action.add_argument("--no-services", action="store_true",
                                 help="start Kafka and the document store only")
+        if name == "down":
+            action.add_argument("--remove-data", action="store_true",
+                                help="also delete the local document store's data (its PostgreSQL cluster)")
         if name == "status":
             action.add_argument("--seconds", type=float, default=2.0,
                                 help="how long to measure each component's CPU use (default 2)")

@@ -1,4 +1,4 @@
-"""The exhibition service running for real: its app on a loopback port, over the test session's Kafka and FerretDB,
+"""The exhibition service running for real: its app on a loopback port, over the test session's Kafka and store,
 with this test's own topics and database."""
 
 from __future__ import annotations

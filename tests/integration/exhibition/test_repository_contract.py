@@ -1,6 +1,6 @@
-"""One suite, two adapters: the exhibition repository over the in-memory twin and over the real FerretDB.
+"""One suite, two adapters: the exhibition repository over the in-memory twin and over the real document store.
 
-Every query the service makes must behave the same on both (FerretDB 1.24 is the subset that counts)."""
+Every query the service makes must behave the same on both."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def ev(subject: str, n: int = 0) -> list[tuple[str, Envelope]]:
     return [("t", Envelope.new("org.plenary.test.v1", source="/t", subject=subject, data={"n": n}))]
 
 
-@pytest.fixture(params=["memory", "ferretdb"])
+@pytest.fixture(params=["memory", "store"])
 async def repo(request: pytest.FixtureRequest) -> AsyncIterator[ExhibitionRepository]:
     if request.param == "memory":
         repository = ExhibitionRepository(memory_database())

@@ -1,4 +1,4 @@
-"""The exhibition service against the real stack: Kafka carries its events in and out, FerretDB keeps its state."""
+"""The exhibition service against the real stack: Kafka carries its events in and out, the store keeps its state."""
 
 from __future__ import annotations
 

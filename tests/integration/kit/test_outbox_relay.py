@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from plenary_kit.envelope import Envelope
 from plenary_kit.kafka import KafkaPublisher, TopicSpec, ensure_topics
 from plenary_kit.mongo import open_client
-from plenary_kit.outbox import CLAIMS, INDEX_NAME, OutboxRelay, ensure_outbox_index, outbox_push, outbox_scan_filter
+from plenary_kit.outbox import CLAIMS, INDEX_NAME, OutboxRelay, ensure_outbox_index, outbox_push
 from plenary_kit.testing.waiting import eventually
 from pymongo import ReturnDocument
 
@@ -99,11 +99,9 @@ async def test_two_relays_publish_every_event_once_in_document_order(infra: Any,
         for doc_id, seqs in by_doc.items():
             assert seqs == sorted(seqs), f"{doc_id}'s events left out of write order"
         assert await clients[0][mongo_db_name][CLAIMS].count_documents({}) == 0
-        # the relay made its scan index, and the store answers the scan from it (no collection scan)
+        # the relay made its scan index (that the store answers the scan from it, on collections large enough
+        # for the planner to prefer an index, is tests/integration/test_query_plans.py's job)
         assert INDEX_NAME in await col.index_information()
-        explained = await col.find(outbox_scan_filter(datetime.now(UTC))).explain()
-        assert "COLLSCAN" not in repr(explained)
-        assert INDEX_NAME in repr(explained)
     finally:
         for client in clients:
             await client.close()

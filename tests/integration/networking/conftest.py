@@ -1,4 +1,4 @@
-"""The networking service against the real Kafka and FerretDB. Registration and sessions events are published to
+"""The networking service against the real Kafka and document store. Registration and sessions events are published to
 Kafka by the test (as those services would); the service's consumers build its projections from them.
 Tests reach the helpers through the `stack` fixture (pytest runs with --import-mode=importlib)."""
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2020, 6, 22, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "ferretdb"])
+@pytest.fixture(params=["memory", "store"])
 async def db(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     if request.param == "memory":
         yield memory_database()

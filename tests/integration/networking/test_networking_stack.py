@@ -1,4 +1,4 @@
-"""The networking service on the real Kafka and FerretDB: projections from Kafka, refusals over HTTP, events out."""
+"""The networking service on the real Kafka and store: projections from Kafka, refusals over HTTP, events out."""
 
 from __future__ import annotations
 

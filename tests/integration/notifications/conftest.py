@@ -1,24 +1,18 @@
-"""The notifications service against the real Kafka and FerretDB and a real SMTP server (aiosmtpd) started by the
+"""The notifications service against the real Kafka and document store and a real SMTP server (aiosmtpd) started by the
 test on a free port. Tests reach the helpers through the `stack` fixture (pytest runs with --import-mode=importlib).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from aiosmtpd.controller import Controller
 from networking.app import build_app as build_networking
 from networking.config import Settings as NetworkingSettings
 from notifications.app import build_app
@@ -30,43 +24,11 @@ from plenary_kit.auth import TokenIssuer
 from plenary_kit.envelope import Envelope, EventData
 from plenary_kit.kafka import KafkaPublisher
 from plenary_kit.mongo import open_client
-from plenary_kit.testing.apps import free_port, serve_app
+from plenary_kit.testing.apps import serve_app
+from plenary_kit.testing.mail import Mailbox, mail_server
 from plenary_kit.testing.waiting import eventually
 
 REGISTRY = load_all()
-
-
-@dataclass
-class Mailbox:
-    """An aiosmtpd handler that records what it is given. `refuse` answers every RCPT with that reply (e.g. a
-    451); `delay` makes each DATA take that long (a slow server)."""
-
-    refuse: str | None = None
-    delay: float = 0.0
-    messages: list[EmailMessage] = field(default_factory=list)
-    rcpt_attempts: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        with self.lock:
-            self.rcpt_attempts += 1
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        message = message_from_bytes(envelope.content, policy=default)
-        with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-    def received(self, kind: str | None = None) -> list[EmailMessage]:
-        with self.lock:
-            return [m for m in self.messages if kind is None or m["X-Plenary-Kind"] == kind]
 
 
 def person(n: int, **overrides: Any) -> dict[str, Any]:
@@ -129,13 +91,8 @@ class Stack:
 
     @asynccontextmanager
     async def mail_server(self, mailbox: Mailbox) -> AsyncIterator[int]:
-        port = free_port()
-        controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-        await asyncio.to_thread(controller.start)
-        try:
+        async with mail_server(mailbox) as port:
             yield port
-        finally:
-            await asyncio.to_thread(controller.stop)
 
     @asynccontextmanager
     async def service(self, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:

@@ -1,4 +1,4 @@
-"""The notifications service on the real stack: Kafka in, FerretDB state, a real SMTP server (aiosmtpd) out."""
+"""The notifications service on the real stack: Kafka in, state in the store, a real SMTP server (aiosmtpd) out."""
 
 from __future__ import annotations
 

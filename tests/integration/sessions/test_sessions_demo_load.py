@@ -1,5 +1,5 @@
 """The demo loader's sessions part loads the WSIS 2020 programme into the real stack, once (a slice of it: the
-whole programme takes minutes on FerretDB's SQLite backend, which scans where MongoDB would use an index)."""
+whole programme is the demo e2e's job)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2020, 7, 7, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "ferretdb"])
+@pytest.fixture(params=["memory", "store"])
 async def repo(request: pytest.FixtureRequest) -> AsyncIterator[Repository]:
     if request.param == "memory":
         repository = Repository(memory_database())

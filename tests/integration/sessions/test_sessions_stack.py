@@ -1,4 +1,4 @@
-"""The sessions service against the real Kafka and FerretDB, through HTTP: seats under concurrency, Q&A rules,
+"""The sessions service against the real Kafka and document store, through HTTP: seats under concurrency, Q&A rules,
 iCalendar feeds, and registration's erasure event consumed from Kafka."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every write that stores events hands them to the outbox relay, so they are published by `_id` without a scan
-(on FerretDB a scan reads all six outbox collections whole, and a live Q&A writes several times a second)."""
+(a live Q&A writes several times a second, and each event should leave at once, not at the next scan)."""
 
 from __future__ import annotations
 
