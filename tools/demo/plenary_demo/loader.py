@@ -183,7 +183,9 @@ async def load(gateway: str, *, attendees: int, seed: int, concurrency: int, par
                registration_env: Mapping[str, str] | None = None) -> LoadResult:
     """Load the parts through the gateway. `registration_env` is the registration service's environment for the
     organiser's bootstrap (default: the local stack's)."""
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+    # idle connections are let go before uvicorn's 5 s keep-alive timeout closes them under a request
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2,
+                          keepalive_expiry=2.0)
     transport = RetryingTransport(httpx.AsyncHTTPTransport(limits=limits))
     async with httpx.AsyncClient(base_url=gateway, timeout=60, transport=transport) as client:
         result = LoadResult()

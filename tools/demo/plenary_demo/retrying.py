@@ -1,9 +1,11 @@
 """The demo loader's HTTP transport: what the platform refuses for the moment is tried again.
 
-429 (rate limited), 502/503/504 (a service restarting or too busy to answer in time) and a refused connection are
-retried with the server's Retry-After or a growing pause, so a loaded machine slows the load down instead of
-breaking it. Every write the loader makes is safe to repeat: it creates by natural key (a 409 names the existing
-object) or carries an Idempotency-Key.
+429 (rate limited), 502/503/504 (a service restarting or too busy to answer in time), a refused connection and a
+connection the server closed under the request (a kept-alive connection it had just timed out: the request's
+body never reached the application) are retried with the server's Retry-After or a growing pause, so a loaded
+machine slows the load down instead of breaking it. Every write the loader makes is safe to repeat: it creates by
+natural key (a 409 names the existing object) or carries an Idempotency-Key; a repeated token renewal at worst
+loses that one token (the refresh token was rotated), which the loader allows for.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import asyncio
 import httpx
 
 TRANSIENT = frozenset({429, 502, 503, 504})
+# a refused connection, or one closed before an answer came (what a server's keep-alive timeout does to a request
+# sent on a connection it is closing)
+DROPPED = (httpx.ConnectError, httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 class RetryingTransport(httpx.AsyncBaseTransport):
@@ -35,7 +40,7 @@ class RetryingTransport(httpx.AsyncBaseTransport):
             last = attempt == self.attempts - 1
             try:
                 response = await self.inner.handle_async_request(request)
-            except httpx.ConnectError:
+            except DROPPED:
                 if last:
                     raise
                 await asyncio.sleep(self._pause(attempt, None))
