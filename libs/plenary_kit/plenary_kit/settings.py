@@ -20,7 +20,10 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "plenary"
     jwt_audience: str = "plenary"
     log_level: str = "INFO"
-    outbox_poll_seconds: float = 1.0
+    # the relay's periodic scan only picks up entries older than its grace period (10 s): orphans of a crashed
+    # replica or a lost hint; every write's own events leave at once by hint. A second's period cost an indexed
+    # query per outbox collection per second in every idle service.
+    outbox_poll_seconds: float = 5.0
     consumer_max_retries: int = 3
     consumer_retry_backoff_seconds: float = 0.2
 
