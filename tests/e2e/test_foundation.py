@@ -132,6 +132,7 @@ async def test_with_kafka_down_writes_are_kept_and_published_when_it_returns(mak
         assert ready
     finally:
         await asyncio.to_thread(pair.stop)
+        pair.remove()  # its folders, PostgreSQL's cluster outside the checkout included
 
 
 async def _ready(http: httpx.AsyncClient, url: str) -> bool:
