@@ -6,6 +6,10 @@ PYTHON ?= python3.11
 # before it exists whatever the Python layout (pyenv, Debian's python3.11, a venv)
 UV_HOME := $(CURDIR)/.plenary/tools/uv
 UV := $(shell command -v uv 2>/dev/null || echo "$(UV_HOME)/bin/uv")
+# uv trusts the machine's certificate store, as pip and curl here do (its bundled roots miss a proxy's CA):
+# UV_SYSTEM_CERTS for uv 0.13+, UV_NATIVE_TLS for older ones
+export UV_SYSTEM_CERTS ?= 1
+export UV_NATIVE_TLS ?= 1
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 

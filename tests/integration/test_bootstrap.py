@@ -31,9 +31,9 @@ def test_bootstrap_without_uv_installs_it_and_the_next_step_uses_it(tmp_path: Pa
     home = tmp_path / "home"
     home.mkdir()
     path = os.pathsep.join([_base_python_dir(), "/usr/local/bin", "/usr/bin", "/bin"])
-    # the machine's own settings (its CA bundle, its package index) stay; HOME is new and uv is not on PATH
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))},
-           "HOME": str(home), "PATH": path,
+    # a new user's shell: a fresh HOME, uv not on PATH, none of this session's CA or index variables (the
+    # machine's own files, such as /etc/pip.conf and its certificate store, stay)
+    env = {"HOME": str(home), "PATH": path, "LANG": "C.UTF-8",
            # the packages come from the machine's uv cache when there is one (no need to download them again)
            "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv"))}
     assert subprocess.run(["sh", "-c", "command -v uv"], env=env, capture_output=True).returncode != 0, \
